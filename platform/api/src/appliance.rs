@@ -1,0 +1,183 @@
+//! What an appliance exports, and the environment its `main` receives.
+
+use std::cell::RefCell;
+use std::error::Error;
+use std::io;
+use std::rc::Rc;
+
+use crate::args::{self, ArgError, ArgSpec, Args, Parsed};
+use crate::block::Block;
+use crate::console::{Console, LogFilter};
+use crate::entropy::Entropy;
+use crate::net::Net;
+use crate::rt::LocalBoxFuture;
+use crate::stack::Stack;
+
+/// Kind of a device an appliance declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    Net,
+    Block,
+}
+
+/// A device the appliance needs. On hvt this becomes an entry of the image's
+/// manifest; names are `[A-Za-z0-9]{1,67}` (Solo5's rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub name: &'static str,
+    pub kind: DeviceKind,
+}
+
+impl Device {
+    pub const fn net(name: &'static str) -> Device {
+        Device { name, kind: DeviceKind::Net }
+    }
+    pub const fn block(name: &'static str) -> Device {
+        Device { name, kind: DeviceKind::Block }
+    }
+}
+
+/// The result of an appliance's `main`.
+pub type AppResult = Result<(), Box<dyn Error>>;
+
+/// The descriptor every appliance crate exports; `main.rs` hands it to a
+/// backend's `run`.
+pub struct Appliance {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub version: &'static str,
+    pub devices: &'static [Device],
+    /// Appliance-specific arguments; [`args::STANDARD`] are always accepted.
+    pub args: &'static [ArgSpec],
+    pub main: fn(Env) -> LocalBoxFuture<'static, AppResult>,
+}
+
+impl Appliance {
+    /// Every argument this appliance accepts.
+    pub fn arg_specs(&self) -> Vec<ArgSpec> {
+        let mut specs = args::STANDARD.to_vec();
+        specs.extend_from_slice(self.args);
+        specs
+    }
+}
+
+/// Exit status of an appliance whose `main` returned an error.
+pub const FAILURE_EXIT: u8 = 1;
+
+/// What a backend does with the boot arguments before it builds devices.
+pub enum Boot {
+    Run {
+        args: Args,
+        log_filter: LogFilter,
+    },
+    /// Print this to stdout and exit with the status.
+    Exit {
+        message: String,
+        status: u8,
+    },
+}
+
+/// Parses boot arguments the same way on every backend.
+pub fn parse_boot_args(app: &Appliance, argv: &[String]) -> Boot {
+    let usage = |e: ArgError| Boot::Exit { message: format!("{}: {e}", app.name), status: args::USAGE_EXIT };
+    match Args::parse(&app.arg_specs(), argv) {
+        Err(e) => usage(e),
+        Ok(Parsed::Help(text)) => {
+            Boot::Exit { message: format!("{} — {}\n\n{text}", app.name, app.summary), status: 0 }
+        }
+        Ok(Parsed::Run(args)) => match LogFilter::parse(args.get("logs").unwrap_or("info")) {
+            Ok(log_filter) => Boot::Run { args, log_filter },
+            Err(reason) => usage(args.invalid("logs", reason)),
+        },
+    }
+}
+
+/// Builds the IP stack of a named net device; supplied by the backend.
+pub type StackFactory = Box<dyn Fn(&str) -> io::Result<Stack>>;
+
+/// The environment an appliance's `main` receives: its arguments and devices.
+pub struct Env {
+    args: Args,
+    console: Rc<dyn Console>,
+    entropy: Rc<dyn Entropy>,
+    nets: Vec<(String, Rc<dyn Net>)>,
+    blocks: Vec<(String, Rc<dyn Block>)>,
+    default_net: String,
+    stacks: RefCell<Vec<(String, Stack)>>,
+    stack_factory: StackFactory,
+}
+
+/// Assembles an [`Env`]; used by backends only.
+pub struct EnvBuilder {
+    env: Env,
+}
+
+impl EnvBuilder {
+    pub fn new(args: Args, console: Rc<dyn Console>, entropy: Rc<dyn Entropy>, stack_factory: StackFactory) -> Self {
+        EnvBuilder {
+            env: Env {
+                args,
+                console,
+                entropy,
+                nets: Vec::new(),
+                blocks: Vec::new(),
+                default_net: "service".into(),
+                stacks: RefCell::new(Vec::new()),
+                stack_factory,
+            },
+        }
+    }
+    pub fn net(mut self, name: &str, dev: Rc<dyn Net>) -> Self {
+        self.env.nets.push((name.into(), dev));
+        self
+    }
+    pub fn block(mut self, name: &str, dev: Rc<dyn Block>) -> Self {
+        self.env.blocks.push((name.into(), dev));
+        self
+    }
+    /// The net device [`Env::stack`] uses (default `service`).
+    pub fn default_net(mut self, name: &str) -> Self {
+        self.env.default_net = name.into();
+        self
+    }
+    pub fn build(self) -> Env {
+        self.env
+    }
+}
+
+fn not_attached(kind: &str, name: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, format!("no {kind} device named '{name}' is attached"))
+}
+
+impl Env {
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+    pub fn console(&self) -> Rc<dyn Console> {
+        self.console.clone()
+    }
+    pub fn entropy(&self) -> Rc<dyn Entropy> {
+        self.entropy.clone()
+    }
+    /// The IP stack of the default (`service`) interface.
+    pub fn stack(&self) -> io::Result<Stack> {
+        let name = self.default_net.clone();
+        self.stack_on(&name)
+    }
+    /// The IP stack of interface `name`, built on first use.
+    pub fn stack_on(&self, name: &str) -> io::Result<Stack> {
+        if let Some((_, s)) = self.stacks.borrow().iter().find(|(n, _)| n == name) {
+            return Ok(s.clone());
+        }
+        let stack = (self.stack_factory)(name)?;
+        self.stacks.borrow_mut().push((name.into(), stack.clone()));
+        Ok(stack)
+    }
+    /// The raw frame device `name` (for appliances that forward frames).
+    pub fn net(&self, name: &str) -> io::Result<Rc<dyn Net>> {
+        self.nets.iter().find(|(n, _)| n == name).map(|(_, d)| d.clone()).ok_or_else(|| not_attached("net", name))
+    }
+    pub fn block(&self, name: &str) -> io::Result<Rc<dyn Block>> {
+        self.blocks.iter().find(|(n, _)| n == name).map(|(_, d)| d.clone()).ok_or_else(|| not_attached("block", name))
+    }
+}
