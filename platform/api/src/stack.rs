@@ -82,7 +82,8 @@ pub trait TcpStreamBackend {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
     /// Queues bytes for sending; `Pending` when the send buffer is full.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
-    /// Ready once queued data has been handed to the network (not acknowledged).
+    /// Ready once queued data is in the stack's hands: it will be sent (and
+    /// retransmitted) without further calls. Not a wait for acknowledgement.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Sends FIN after queued data; reading continues to work.
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;

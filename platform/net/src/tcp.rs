@@ -260,21 +260,18 @@ impl TcpStreamBackend for TcpStream {
         }
     }
 
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut inner = self.shared.inner.borrow_mut();
-        let s = inner.tcp(self.handle);
-        // smoltcp keeps sent bytes in the send buffer until acknowledged, so
-        // an empty send queue means everything written has left (and arrived).
-        if s.send_queue() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        if s.state() == State::Closed {
+        // Bytes in the send buffer are the stack's to deliver: the driver
+        // sends and retransmits them without further calls, as a kernel
+        // socket does. Waiting for their acknowledgement here would cost a
+        // round trip per HTTP response.
+        if inner.tcp(self.handle).state() == State::Closed && inner.tcp(self.handle).send_queue() > 0 {
             drop(inner);
             return Poll::Ready(Err(self.gone()));
         }
-        s.register_send_waker(cx.waker());
         inner.notify();
-        Poll::Pending
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
