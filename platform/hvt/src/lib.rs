@@ -1,0 +1,119 @@
+//! Guest runtime for Solo5-hvt unikernel images (x86_64).
+//!
+//! This is the lower, `no_std` layer: it owns the machine from the first instruction.
+//!
+//! - `_start` ([`start::boot`]) is the image entry point (`rdi` = boot info). It installs our own GDT,
+//!   TSS (with an IST stack) and IDT before anything can fault, sets the FS base to 0
+//!   (TLS is not supported in this layer, so a stray TLS access faults), starts the
+//!   clock, hands the free memory to the heap, and calls the guest's main function
+//!   registered with [`entry!`]. Its return value is the exit status.
+//! - CPU exceptions print `trap: type=#PF ec=… rip=… rsp=… rflags=… cr2=…` and HALT with
+//!   status 255 and a [`hvt_abi::TrapFrame`] cookie.
+//! - [`hypercall`]: thin wrappers over the eight hypercalls; [`console`] (PUTS,
+//!   [`print!`]/[`println!`]); [`time`] (monotonic from the TSC, wall clock from
+//!   WALLTIME, [`time::yield_until`] over POLL); [`devices`] (block and net devices looked
+//!   up by name in the tender's manifest copy); [`heap`] (a first-fit free-list allocator,
+//!   [`heap::HvtAllocator`] for `#[global_allocator]`); [`exit`]/[`abort`].
+//!
+//! A guest is a `#![no_std] #![no_main]` binary for `x86_64-unknown-none` built with
+//! `-C relocation-model=static` and linked with `platform/hvt/hvt.ld`:
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! use platform_hvt::{entry, println};
+//! entry!(main);
+//! fn main() -> i32 {
+//!     println!("Hello, World");
+//!     0
+//! }
+//! ```
+//!
+//! The ABI note is emitted by this crate; the guest declares its devices with a
+//! [`hvt_abi::ManifestNote`] in `.note.solo5.manifest` (see [`manifest!`]).
+//!
+//! Everything that touches hardware is in this crate; it is the only crate of the
+//! project allowed to use `unsafe`, and each `unsafe` block says why it is sound.
+//! On other targets (the host) the crate compiles, without the entry point, panic
+//! handler and notes, so that its pure parts can be unit-tested and linted there.
+#![no_std]
+#![allow(unsafe_code)]
+#![cfg(target_arch = "x86_64")]
+
+pub use hvt_abi;
+
+mod cell;
+pub mod console;
+pub mod cpu;
+pub mod devices;
+pub mod heap;
+pub mod hypercall;
+pub mod start;
+pub mod testing;
+pub mod time;
+
+pub use devices::{Block, Error, Net};
+pub use start::{args, boot_info, cmdline};
+
+#[cfg(any(target_os = "none", solo5_hvt))]
+pub use start::_start;
+
+/// Ends the guest with `status` (HALT without a cookie). 255 and above are reserved
+/// for aborts.
+pub fn exit(status: i32) -> ! {
+    hypercall::halt(status, 0)
+}
+
+/// Ends the guest with status 255 ([`hvt_abi::exit::ABORT`]).
+pub fn abort() -> ! {
+    hypercall::halt(hvt_abi::exit::ABORT, 0)
+}
+
+/// Registers the guest's main function, `fn() -> i32`; its result is the exit status.
+///
+/// ```ignore
+/// platform_hvt::entry!(main);
+/// fn main() -> i32 { 0 }
+/// ```
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[doc(hidden)]
+        #[unsafe(no_mangle)]
+        pub extern "Rust" fn __platform_hvt_main() -> i32 {
+            let main: fn() -> i32 = $main;
+            main()
+        }
+    };
+}
+
+/// Declares the guest's manifest note: `manifest!(("storage", BlockBasic), ("service", NetBasic))`.
+/// Device `i` (0-based in this list) gets handle `i + 1`. Every image needs exactly one
+/// manifest, so a guest without devices writes `manifest!();`.
+#[macro_export]
+macro_rules! manifest {
+    ($(($name:expr, $ty:ident)),* $(,)?) => {
+        #[used]
+        #[unsafe(link_section = ".note.solo5.manifest")]
+        static __SOLO5_MANIFEST: $crate::hvt_abi::ManifestNote<{ <[&str]>::len(&[$($name),*]) }> =
+            $crate::hvt_abi::ManifestNote::new([$(($name, $crate::hvt_abi::DeviceType::$ty)),*]);
+    };
+}
+
+/// The ABI note every image needs: target hvt, ABI version 2.
+#[cfg(any(target_os = "none", solo5_hvt))]
+#[used]
+#[unsafe(link_section = ".note.solo5.abi")]
+static SOLO5_ABI_NOTE: hvt_abi::AbiNote = hvt_abi::AbiNote::HVT;
+
+/// `.interp` pointing nowhere, so that the host kernel refuses to run the image directly.
+#[cfg(any(target_os = "none", solo5_hvt))]
+#[used]
+#[unsafe(link_section = ".interp")]
+static INTERP: [u8; 20] = *b"/nonexistent/solo5/\0";
+
+#[cfg(all(feature = "panic-handler", target_os = "none"))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    start::on_panic(info)
+}
