@@ -28,8 +28,9 @@ use std::task::{Context, Poll};
 
 use crate::rt::LocalBoxFuture;
 
-/// Default number of connections that may wait to be accepted.
-pub const DEFAULT_BACKLOG: usize = 128;
+/// Default number of connections that may wait to be accepted: enough for a
+/// burst of a thousand clients (the kernel caps it at net.core.somaxconn).
+pub const DEFAULT_BACKLOG: usize = 1024;
 
 /// An address with its prefix length, as configured on an interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

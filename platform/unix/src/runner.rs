@@ -1,0 +1,344 @@
+//! The runner every appliance's `main.rs` calls on unix.
+//!
+//! Command line: the appliance's boot arguments plus the unix-only device
+//! arguments, in the tender's shape:
+//!
+//! * `--net:NAME=TAP` — attach the existing tap interface `TAP` as net device
+//!   `NAME`; its stack becomes netstack over the tap (the same path hvt
+//!   uses). Without it, `NAME`'s stack is the host's sockets.
+//! * `--net-mac:NAME=MAC` — the MAC address of that device (default: a random
+//!   locally administered one).
+//! * `--block:NAME=FILE` — back block device `NAME` with the regular file `FILE`.
+//! * `--block-sector-size:NAME=N` — its sector size (a power of two ≥ 512,
+//!   default 512).
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use platform::appliance::{Boot, EnvBuilder, FAILURE_EXIT, StackFactory, parse_boot_args};
+use platform::args::{Args, NetConfig, USAGE_EXIT};
+use platform::console::{Console, LogFilter, install_logger};
+use platform::entropy::Entropy;
+use platform::net::{MacAddr, Net};
+use platform::{Appliance, Device, DeviceKind};
+
+use crate::devices::{DEFAULT_SECTOR_SIZE, GetrandomEntropy, StdoutConsole, file_block};
+use crate::host::host_stack;
+use crate::runtime::block_on;
+use crate::tap::tap_net;
+
+/// A net device attached to a tap (`--net:NAME=TAP`, `--net-mac:NAME=MAC`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetArg {
+    pub name: String,
+    pub tap: String,
+    pub mac: Option<MacAddr>,
+}
+
+/// A block device backed by a file (`--block:NAME=FILE`, `--block-sector-size:NAME=N`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockArg {
+    pub name: String,
+    pub path: PathBuf,
+    pub sector_size: usize,
+}
+
+/// The unix device arguments of one command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceArgs {
+    pub nets: Vec<NetArg>,
+    pub blocks: Vec<BlockArg>,
+}
+
+const NET: &str = "--net:";
+const NET_MAC: &str = "--net-mac:";
+const BLOCK: &str = "--block:";
+const SECTOR: &str = "--block-sector-size:";
+
+/// Takes the unix device arguments out of `argv` (without the program
+/// name), checking each names a device of the right kind in `devices`.
+/// Returns them and the remaining (boot) arguments in order, or a message
+/// naming the offending argument.
+pub fn split_device_args(devices: &[Device], argv: &[String]) -> Result<(DeviceArgs, Vec<String>), String> {
+    let mut out = DeviceArgs::default();
+    let mut macs: Vec<(String, MacAddr)> = Vec::new();
+    let mut sectors: Vec<(String, usize)> = Vec::new();
+    let mut rest = Vec::new();
+    for arg in argv {
+        let (prefix, kind) = if arg.starts_with(NET) {
+            (NET, DeviceKind::Net)
+        } else if arg.starts_with(NET_MAC) {
+            (NET_MAC, DeviceKind::Net)
+        } else if arg.starts_with(BLOCK) {
+            (BLOCK, DeviceKind::Block)
+        } else if arg.starts_with(SECTOR) {
+            (SECTOR, DeviceKind::Block)
+        } else {
+            rest.push(arg.clone());
+            continue;
+        };
+        let option = prefix.trim_end_matches(':');
+        let metavar = match prefix {
+            NET => "TAP",
+            NET_MAC => "MAC",
+            BLOCK => "FILE",
+            _ => "N",
+        };
+        let (name, value) = arg[prefix.len()..]
+            .split_once('=')
+            .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+            .ok_or_else(|| format!("malformed argument '{arg}': expected {option}:NAME={metavar}"))?;
+        check_device(devices, name, kind, arg)?;
+        let repeated = match prefix {
+            NET => out.nets.iter().any(|n| n.name == name),
+            NET_MAC => macs.iter().any(|(n, _)| n == name),
+            BLOCK => out.blocks.iter().any(|b| b.name == name),
+            _ => sectors.iter().any(|(n, _)| n == name),
+        };
+        if repeated {
+            return Err(format!("argument {option}:{name} given more than once"));
+        }
+        match prefix {
+            NET => out.nets.push(NetArg { name: name.into(), tap: value.into(), mac: None }),
+            NET_MAC => {
+                let mac = value.parse::<MacAddr>().map_err(|e| format!("invalid value '{value}' for {arg}: {e}"))?;
+                if !mac.is_unicast() {
+                    return Err(format!("invalid value '{value}' for {option}:{name}: not a unicast MAC address"));
+                }
+                macs.push((name.into(), mac));
+            }
+            BLOCK => {
+                out.blocks.push(BlockArg { name: name.into(), path: value.into(), sector_size: DEFAULT_SECTOR_SIZE })
+            }
+            _ => {
+                let size =
+                    value.parse::<usize>().ok().filter(|s| *s >= 512 && s.is_power_of_two()).ok_or_else(|| {
+                        format!("invalid value '{value}' for {option}:{name}: expected a power of two ≥ 512")
+                    })?;
+                sectors.push((name.into(), size));
+            }
+        }
+    }
+    for (name, mac) in macs {
+        let net = out.nets.iter_mut().find(|n| n.name == name);
+        let net = net.ok_or_else(|| format!("--net-mac:{name} given without --net:{name}=TAP"))?;
+        net.mac = Some(mac);
+    }
+    for (name, size) in sectors {
+        let block = out.blocks.iter_mut().find(|b| b.name == name);
+        let block = block.ok_or_else(|| format!("--block-sector-size:{name} given without --block:{name}=FILE"))?;
+        block.sector_size = size;
+    }
+    Ok((out, rest))
+}
+
+fn kind_name(kind: DeviceKind) -> &'static str {
+    match kind {
+        DeviceKind::Net => "net",
+        DeviceKind::Block => "block",
+    }
+}
+
+fn check_device(devices: &[Device], name: &str, kind: DeviceKind, arg: &str) -> Result<(), String> {
+    match devices.iter().find(|d| d.name == name) {
+        Some(d) if d.kind == kind => Ok(()),
+        Some(d) => {
+            Err(format!("'{name}' in '{arg}' is a {} device, not a {} device", kind_name(d.kind), kind_name(kind)))
+        }
+        None => {
+            let known: Vec<&str> = devices.iter().filter(|d| d.kind == kind).map(|d| d.name).collect();
+            let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+            Err(format!("unknown {} device '{name}' in '{arg}' (this appliance has: {known})", kind_name(kind)))
+        }
+    }
+}
+
+/// Help text for the device arguments of `app`.
+pub fn device_help(app: &Appliance) -> String {
+    let mut out = String::from("unix device arguments:\n");
+    let has = |k: DeviceKind| app.devices.iter().any(|d| d.kind == k);
+    let line = |left: &str, help: &str| format!("      {left:<34} {help}\n");
+    if has(DeviceKind::Net) {
+        out.push_str(&line("--net:NAME=TAP", "use netstack over existing tap TAP for NAME (default: host sockets)"));
+        out.push_str(&line("--net-mac:NAME=MAC", "MAC address of NAME (default: random, locally administered)"));
+    }
+    if has(DeviceKind::Block) {
+        out.push_str(&line("--block:NAME=FILE", "back block device NAME with the regular file FILE"));
+        out.push_str(&line("--block-sector-size:NAME=N", "sector size of NAME (power of two >= 512) [default: 512]"));
+    }
+    if app.devices.is_empty() {
+        out.push_str("      (this appliance has no devices)\n");
+    } else {
+        let list: Vec<String> = app.devices.iter().map(|d| format!("{} ({})", d.name, kind_name(d.kind))).collect();
+        out.push_str(&format!("devices: {}\n", list.join(", ")));
+    }
+    out
+}
+
+/// Runs `app` with the process's arguments; the exit status of the process.
+pub fn run(app: &'static Appliance) -> ExitCode {
+    ExitCode::from(run_with_args(app, std::env::args().skip(1).collect()))
+}
+
+/// Runs `app` with `argv` (without the program name); returns the exit
+/// status: 0 on success, [`USAGE_EXIT`] for a bad argument, [`FAILURE_EXIT`]
+/// when a device cannot be attached, `main` fails, or SIGINT/SIGTERM arrives.
+pub fn run_with_args(app: &'static Appliance, argv: Vec<String>) -> u8 {
+    let (devices, boot_args) = match split_device_args(app.devices, &argv) {
+        Ok(split) => split,
+        Err(msg) => {
+            eprintln!("{}: {msg}", app.name);
+            return USAGE_EXIT;
+        }
+    };
+    match parse_boot_args(app, &boot_args) {
+        Boot::Exit { message, status: 0 } => {
+            println!("{message}\n{}", device_help(app));
+            0
+        }
+        Boot::Exit { message, status } => {
+            eprintln!("{message}");
+            status
+        }
+        Boot::Run { args, log_filter } => block_on(boot(app, devices, args, log_filter)),
+    }
+}
+
+async fn boot(app: &'static Appliance, devices: DeviceArgs, args: Args, log_filter: LogFilter) -> u8 {
+    let console: Rc<dyn Console> = Rc::new(StdoutConsole);
+    install_logger(console.clone(), log_filter);
+    let entropy: Rc<dyn Entropy> = Rc::new(GetrandomEntropy);
+    let target = app.name;
+
+    let mut taps: Vec<(String, String, Rc<dyn Net>)> = Vec::new();
+    for n in &devices.nets {
+        match tap_net(&n.tap, n.mac) {
+            Ok(net) => {
+                log::info!(target: target, "net {}: tap {} (mac {}, mtu {})", n.name, n.tap, net.info().mac, net.info().mtu);
+                taps.push((n.name.clone(), n.tap.clone(), net));
+            }
+            Err(e) => {
+                log::error!(target: target, "error: net device {}: {e}", n.name);
+                return FAILURE_EXIT;
+            }
+        }
+    }
+    let mut blocks = Vec::new();
+    for b in &devices.blocks {
+        match file_block(&b.path, b.sector_size) {
+            Ok(dev) => {
+                let info = dev.info();
+                log::info!(
+                    target: target,
+                    "block {}: {} ({} sectors of {} bytes)",
+                    b.name,
+                    b.path.display(),
+                    info.sectors,
+                    info.sector_size
+                );
+                blocks.push((b.name.clone(), dev));
+            }
+            Err(e) => {
+                log::error!(target: target, "error: block device {}: {e}", b.name);
+                return FAILURE_EXIT;
+            }
+        }
+    }
+
+    let stacks: Vec<String> = app
+        .devices
+        .iter()
+        .filter(|d| d.kind == DeviceKind::Net)
+        .map(|d| match taps.iter().find(|(name, _, _)| name == d.name) {
+            Some((_, tap, _)) => format!("{}: netstack on {tap}", d.name),
+            None => format!("{}: host sockets", d.name),
+        })
+        .collect();
+    let stacks = if stacks.is_empty() { "none".to_string() } else { stacks.join(", ") };
+    let instance = args.get("name").map(|n| format!(" ({n})")).unwrap_or_default();
+    log::info!(
+        target: target,
+        "{}{instance} {} starting on unix; stack {stacks}; entropy {}",
+        app.name,
+        app.version,
+        entropy.source()
+    );
+    let host_nets = app.devices.iter().any(|d| d.kind == DeviceKind::Net && !taps.iter().any(|(n, _, _)| n == d.name));
+    if host_nets {
+        for ip_arg in ["ipv4", "ipv4-gateway", "ipv6", "ipv6-gateway", "dhcp"] {
+            if args.is_given(ip_arg) {
+                log::warn!(target: target, "--{ip_arg} is ignored by the host-socket stack (attach a tap with --net:NAME=TAP)");
+            }
+        }
+    }
+
+    let factory = stack_factory(app.devices, &taps, args.clone(), entropy.clone());
+    let mut builder = EnvBuilder::new(args, console, entropy, factory);
+    for (name, _, net) in &taps {
+        builder = builder.net(name, net.clone());
+    }
+    for (name, dev) in blocks {
+        builder = builder.block(&name, dev);
+    }
+    let env = builder.build();
+
+    let main = (app.main)(env);
+    let outcome = tokio::select! {
+        result = main => result.map_err(|e| e.to_string()),
+        signal = termination_signal() => Err(format!("stopped by {signal}")),
+    };
+    match outcome {
+        Ok(()) => {
+            log::info!(target: target, "{} exited", app.name);
+            0
+        }
+        Err(e) => {
+            log::error!(target: target, "error: {e}");
+            FAILURE_EXIT
+        }
+    }
+}
+
+/// The stack of each declared net device: netstack over its tap when it has
+/// one, else the host's sockets.
+fn stack_factory(
+    declared: &'static [Device],
+    taps: &[(String, String, Rc<dyn Net>)],
+    args: Args,
+    entropy: Rc<dyn Entropy>,
+) -> StackFactory {
+    let taps: Vec<(String, String, Rc<dyn Net>)> = taps.to_vec();
+    let host = host_stack();
+    Box::new(move |name: &str| {
+        if let Some((_, tap, net)) = taps.iter().find(|(n, _, _)| n == name) {
+            let ip =
+                NetConfig::from_args(&args).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+            let mut seed = [0u8; 8];
+            entropy.fill(&mut seed);
+            netstack::new_stack(net.clone(), netstack::Config::new(ip, u64::from_le_bytes(seed), tap))
+        } else if declared.iter().any(|d| d.kind == DeviceKind::Net && d.name == name) {
+            Ok(host.clone())
+        } else {
+            Err(io::Error::new(io::ErrorKind::NotFound, format!("the appliance declares no net device named '{name}'")))
+        }
+    })
+}
+
+/// Completes with the name of the first SIGINT or SIGTERM; never completes
+/// if the handlers cannot be installed.
+async fn termination_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut int, mut term) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            log::warn!("cannot handle SIGINT/SIGTERM: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

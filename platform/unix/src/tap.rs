@@ -1,0 +1,291 @@
+//! A Linux tap device as a platform [`Net`].
+//!
+//! [`tap_net`] attaches an existing tap interface (as Solo5's tenders do):
+//! `/dev/net/tun`, `TUNSETIFF` with `IFF_TAP | IFF_NO_PI`, non-blocking,
+//! driven by tokio's [`AsyncFd`]. [`create_tap`] makes a persistent tap for
+//! tests.
+
+use std::cell::Cell;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use platform::net::{MacAddr, Net, NetInfo};
+use tokio::io::unix::AsyncFd;
+
+/// `SIOCGIFMTU` from `<linux/sockios.h>` (not in the libc crate for Linux).
+const SIOCGIFMTU: libc::Ioctl = 0x8921;
+
+/// Attaches the existing tap interface `name` as a [`Net`] device.
+///
+/// The MAC address is `mac`, else a random locally administered one. The
+/// MTU is the interface's. Must be called inside [`crate::block_on`] (the
+/// device registers with tokio's reactor). Fails with `NotFound` when no
+/// interface `name` exists, and with a message naming the tap when it cannot
+/// be attached (held by another process, no permission, not a tap).
+pub fn tap_net(name: &str, mac: Option<MacAddr>) -> io::Result<Rc<dyn Net>> {
+    Ok(Rc::new(TapNet::attach(name, mac)?))
+}
+
+/// Creates the tap interface `name` in the calling thread's network
+/// namespace (or attaches it if it exists) and makes it persistent, so that
+/// it stays after the returned descriptor is closed and [`tap_net`] can then
+/// attach it. Remove it with [`remove_tap`], `ip link del NAME`, or by
+/// deleting its network namespace. Needs `CAP_NET_ADMIN`.
+pub fn create_tap(name: &str) -> io::Result<OwnedFd> {
+    let fd = open_tap(name, false)?;
+    // SAFETY: TUNSETPERSIST takes an integer argument by value on a tun fd
+    // that TUNSETIFF has attached.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETPERSIST, 1 as libc::c_ulong) } < 0 {
+        return Err(os_error(&format!("cannot make tap '{name}' persistent")));
+    }
+    Ok(fd)
+}
+
+/// Removes a persistent tap interface made by [`create_tap`]. It must not be
+/// attached.
+pub fn remove_tap(name: &str) -> io::Result<()> {
+    let fd = open_tap(name, false)?;
+    // SAFETY: as in create_tap.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETPERSIST, 0 as libc::c_ulong) } < 0 {
+        return Err(os_error(&format!("cannot remove tap '{name}'")));
+    }
+    Ok(())
+}
+
+fn os_error(context: &str) -> io::Error {
+    let e = io::Error::last_os_error();
+    io::Error::new(e.kind(), format!("{context}: {e}"))
+}
+
+fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("'{name}' is not a valid interface name (1 to {} bytes)", libc::IFNAMSIZ - 1),
+        ));
+    }
+    // SAFETY: ifreq is plain old data (arrays, integers, a union of those
+    // and a raw pointer); all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    Ok(req)
+}
+
+/// Whether an interface `name` exists in the calling thread's namespace.
+fn interface_exists(name: &str) -> bool {
+    let Ok(cname) = CString::new(name) else { return false };
+    // SAFETY: `cname` is a valid NUL-terminated string.
+    unsafe { libc::if_nametoindex(cname.as_ptr()) != 0 }
+}
+
+/// Opens `/dev/net/tun` and binds it to tap `name`.
+fn open_tap(name: &str, nonblocking: bool) -> io::Result<OwnedFd> {
+    let mut req = ifreq_for(name)?;
+    let mut flags = libc::O_RDWR | libc::O_CLOEXEC;
+    if nonblocking {
+        flags |= libc::O_NONBLOCK;
+    }
+    // SAFETY: the path is a NUL-terminated literal.
+    let raw = unsafe { libc::open(c"/dev/net/tun".as_ptr(), flags) };
+    if raw < 0 {
+        return Err(os_error("cannot open /dev/net/tun"));
+    }
+    // SAFETY: `raw` is a descriptor we just opened and own exclusively.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+    // SAFETY: TUNSETIFF reads (and writes back) an ifreq, which `req` is.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) } < 0 {
+        let e = io::Error::last_os_error();
+        let hint = match e.raw_os_error() {
+            Some(libc::EBUSY) => " (is it attached by another process?)",
+            Some(libc::EPERM) => " (needs CAP_NET_ADMIN, or a tap owned by this user)",
+            Some(libc::EINVAL) => " (is it a tun device, not a tap?)",
+            _ => "",
+        };
+        return Err(io::Error::new(e.kind(), format!("cannot attach tap '{name}': {e}{hint}")));
+    }
+    Ok(fd)
+}
+
+/// The MTU of interface `name`.
+fn interface_mtu(name: &str) -> io::Result<usize> {
+    let mut req = ifreq_for(name)?;
+    // SAFETY: plain socket creation.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(os_error("cannot create a socket to query the MTU"));
+    }
+    // SAFETY: `raw` is a descriptor we just created and own exclusively.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: SIOCGIFMTU fills the ifru_mtu member of the ifreq we pass.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), SIOCGIFMTU, &mut req as *mut libc::ifreq) } < 0 {
+        return Err(os_error(&format!("cannot read the MTU of '{name}'")));
+    }
+    // SAFETY: the kernel wrote ifru_mtu; every bit pattern is a valid c_int.
+    let mtu = unsafe { req.ifr_ifru.ifru_mtu };
+    usize::try_from(mtu).map_err(|_| io::Error::other(format!("interface '{name}' reports MTU {mtu}")))
+}
+
+/// A random locally administered unicast MAC address.
+pub(crate) fn random_mac() -> MacAddr {
+    let mut seed = [0u8; 6];
+    crate::devices::fill_random(&mut seed);
+    MacAddr::local_from(seed)
+}
+
+/// A tap interface attached as a [`Net`].
+pub struct TapNet {
+    fd: AsyncFd<OwnedFd>,
+    name: String,
+    info: NetInfo,
+    /// `recv` found the queue empty since the reactor last reported
+    /// readiness: `poll_readable` must check before trusting readiness.
+    drained: Cell<bool>,
+    dropped: Cell<u64>,
+}
+
+impl TapNet {
+    /// See [`tap_net`].
+    pub fn attach(name: &str, mac: Option<MacAddr>) -> io::Result<TapNet> {
+        if !interface_exists(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no network interface '{name}' (create it with: ip tuntap add {name} mode tap)"),
+            ));
+        }
+        let fd = open_tap(name, true)?;
+        let mtu = interface_mtu(name)?;
+        let mac = mac.unwrap_or_else(random_mac);
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other(format!("tap '{name}' must be attached inside platform_unix::block_on")));
+        }
+        // SAFETY: the OwnedFd owns an open descriptor that stays open, and is
+        // the same descriptor, for as long as the AsyncFd owns it.
+        let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+            .map_err(|e| io::Error::other(format!("cannot register tap '{name}' with tokio: {e}")))?;
+        Ok(TapNet {
+            fd,
+            name: name.to_string(),
+            info: NetInfo { mac, mtu },
+            drained: Cell::new(false),
+            dropped: Cell::new(0),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Frames dropped by `send` because the device could not take them.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.get()
+    }
+
+    fn raw(&self) -> RawFd {
+        self.fd.get_ref().as_raw_fd()
+    }
+
+    /// Whether a frame is queued now (poll with a zero timeout).
+    fn readable_now(&self) -> io::Result<bool> {
+        let mut pfd = libc::pollfd { fd: self.raw(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd, zero timeout.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n > 0 && pfd.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0)
+    }
+}
+
+impl Net for TapNet {
+    fn info(&self) -> NetInfo {
+        self.info
+    }
+
+    fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        if buf.len() < self.info.frame_capacity() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "receive buffer of {} bytes is smaller than a frame ({})",
+                    buf.len(),
+                    self.info.frame_capacity()
+                ),
+            ));
+        }
+        loop {
+            // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+            let n = unsafe { libc::read(self.raw(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n >= 0 {
+                return Ok(Some(n as usize));
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    self.drained.set(true);
+                    return Ok(None);
+                }
+                _ => return Err(io::Error::new(e.kind(), format!("tap '{}' failed: {e}", self.name))),
+            }
+        }
+    }
+
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let mut guard = match self.fd.poll_read_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(guard)) => guard,
+                // The reactor is gone; report ready so that recv surfaces the error.
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+            };
+            if !self.drained.get() {
+                return Poll::Ready(());
+            }
+            match self.readable_now() {
+                Ok(false) => {
+                    // Clears only the readiness this guard saw: an event that
+                    // arrives after the check keeps the fd ready.
+                    guard.clear_ready();
+                    self.drained.set(false);
+                }
+                Ok(true) | Err(_) => {
+                    self.drained.set(false);
+                    return Poll::Ready(());
+                }
+            }
+        }
+    }
+
+    fn send(&self, frame: &[u8]) -> io::Result<()> {
+        if frame.len() > self.info.frame_capacity() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("frame of {} bytes exceeds the {}-byte capacity", frame.len(), self.info.frame_capacity()),
+            ));
+        }
+        loop {
+            // SAFETY: `frame` is valid for reads of `frame.len()` bytes.
+            let n = unsafe { libc::write(self.raw(), frame.as_ptr().cast(), frame.len()) };
+            if n >= 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // Queue full, or the link is down: the frame is lost, as on a wire.
+                Some(libc::EAGAIN) | Some(libc::EIO) | Some(libc::ENOBUFS) => {
+                    self.dropped.set(self.dropped.get() + 1);
+                    return Ok(());
+                }
+                _ => return Err(io::Error::new(e.kind(), format!("tap '{}' failed: {e}", self.name))),
+            }
+        }
+    }
+}
