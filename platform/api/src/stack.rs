@@ -152,6 +152,12 @@ pub struct TcpListener {
     inner: Box<dyn TcpListenerBackend>,
 }
 
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener").field("local", &self.local_addr()).finish()
+    }
+}
+
 impl TcpListener {
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr()
@@ -165,6 +171,13 @@ impl TcpListener {
 /// A TCP connection. Implements `futures_io::{AsyncRead, AsyncWrite}`.
 pub struct TcpStream {
     inner: Rc<RefCell<Box<dyn TcpStreamBackend>>>,
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.inner.borrow();
+        f.debug_struct("TcpStream").field("local", &inner.local_addr()).field("peer", &inner.peer_addr()).finish()
+    }
 }
 
 impl TcpStream {
@@ -236,6 +249,12 @@ impl futures_io::AsyncWrite for TcpStream {
 #[derive(Clone)]
 pub struct UdpSocket {
     inner: Rc<RefCell<Box<dyn UdpSocketBackend>>>,
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpSocket").field("local", &self.local_addr()).finish()
+    }
 }
 
 impl UdpSocket {

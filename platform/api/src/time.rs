@@ -84,6 +84,12 @@ pub fn wall() -> SystemTime {
     rt::with(|cx| cx.runtime.wall())
 }
 
+/// Like [`wall`], but `None` outside a runtime (for libraries such as TLS
+/// time providers that may be called from anywhere).
+pub fn try_wall() -> Option<SystemTime> {
+    rt::try_with(|cx| cx.runtime.wall())
+}
+
 /// Completes once the monotonic clock reaches `deadline`.
 ///
 /// `Sleep` holds no reference to the runtime (only the deadline and a timer

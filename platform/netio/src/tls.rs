@@ -35,7 +35,7 @@ pub struct PlatformTime;
 
 impl rustls::time_provider::TimeProvider for PlatformTime {
     fn current_time(&self) -> Option<UnixTime> {
-        let wall = platform::rt::try_with(|cx| cx.runtime.wall())?;
+        let wall = platform::time::try_wall()?;
         let since = wall.duration_since(UNIX_EPOCH).ok()?;
         Some(UnixTime::since_unix_epoch(since))
     }
