@@ -1,0 +1,63 @@
+//! BLOCK_READ / BLOCK_WRITE over a host file (`--block:NAME=FILE`).
+//!
+//! Positional I/O (`pread64`/`pwrite64`) of exactly `len` bytes. Out-of-range, misaligned
+//! or oversized requests get `EINVAL`; a host I/O error or short transfer is fatal.
+
+use crate::abi;
+use crate::mem::GuestMemory;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+
+pub struct Block {
+    file: File,
+    pub capacity: u64,
+    pub block_size: u16,
+}
+
+impl Block {
+    pub fn open(path: &str, block_size: u16) -> Result<Block, String> {
+        let mut file = OpenOptions::new().read(true).write(true).open(path).map_err(|e| format!("{path}: {e}"))?;
+        let capacity = file.seek(SeekFrom::End(0)).map_err(|e| format!("{path}: {e}"))?;
+        let bs = u64::from(block_size);
+        if capacity < bs || !capacity.is_multiple_of(bs) {
+            return Err(format!("{path}: size {capacity} is not a non-zero multiple of the sector size {block_size}"));
+        }
+        Ok(Block { file, capacity, block_size })
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.file.as_raw_fd()
+    }
+
+    fn valid(&self, offset: u64, len: u64) -> bool {
+        let bs = u64::from(self.block_size);
+        len <= isize::MAX as u64
+            && offset < self.capacity
+            && offset.checked_add(len).is_some_and(|end| end <= self.capacity)
+            && offset.is_multiple_of(bs)
+            && len.is_multiple_of(bs)
+    }
+
+    /// `struct hvt_hc_block_{read,write} { u64 handle, offset, data, len; i32 ret; }`;
+    /// the handle has already been resolved to `self` by the caller.
+    pub fn io(&self, mem: &mut GuestMemory, arg: u64, write: bool) -> Result<(), String> {
+        let e = |e: crate::mem::AccessError| e.to_string();
+        mem.slice_mut(arg, 40).map_err(e)?;
+        let offset = mem.read_u64(arg + 8).map_err(e)?;
+        let data = mem.read_u64(arg + 16).map_err(e)?;
+        let len = mem.read_u64(arg + 24).map_err(e)?;
+        if !self.valid(offset, len) {
+            return mem.write_i32(arg + 32, abi::SOLO5_R_EINVAL).map_err(e);
+        }
+        if write {
+            let buf = mem.slice(data, len).map_err(e)?;
+            self.file.write_all_at(buf, offset).map_err(|err| format!("Fatal error: block write: {err}"))?;
+        } else {
+            let buf = mem.slice_mut(data, len).map_err(e)?;
+            self.file.read_exact_at(buf, offset).map_err(|err| format!("Fatal error: block read: {err}"))?;
+        }
+        mem.write_i32(arg + 32, abi::SOLO5_R_OK).map_err(e)
+    }
+}
