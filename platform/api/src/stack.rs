@@ -274,6 +274,12 @@ pub struct RawFrames {
     inner: Box<dyn RawFramesBackend>,
 }
 
+impl fmt::Debug for RawFrames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawFrames").field("mac", &self.mac()).finish()
+    }
+}
+
 impl RawFrames {
     pub async fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.inner.poll_recv(cx, buf)).await

@@ -183,6 +183,23 @@ pub(crate) unsafe fn init(start: usize, end: usize) {
     unsafe { *HEAP.get() = FreeList::new(p, end.saturating_sub(start)) };
 }
 
+/// Allocates from the global heap; null when it is exhausted.
+pub fn alloc(layout: Layout) -> *mut u8 {
+    // SAFETY: single vCPU without interrupts and the trap handler never allocates, so
+    // this is the only access to HEAP while it runs.
+    unsafe { (*HEAP.get()).alloc(layout) }
+}
+
+/// Returns a block to the global heap.
+///
+/// # Safety
+///
+/// `p` must come from [`alloc`] (or [`HvtAllocator`]) with the same `layout`, not yet freed.
+pub unsafe fn dealloc(p: *mut u8, layout: Layout) {
+    // SAFETY: exclusive access as in `alloc`; the caller vouches for `p` and `layout`.
+    unsafe { (*HEAP.get()).dealloc(p, layout) }
+}
+
 /// `(total, free)` bytes of the global heap.
 pub fn stats() -> (usize, usize) {
     // SAFETY: single vCPU without interrupts: nothing else touches HEAP concurrently.

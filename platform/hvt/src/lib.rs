@@ -36,7 +36,20 @@
 //! project allowed to use `unsafe`, and each `unsafe` block says why it is sound.
 //! On other targets (the host) the crate compiles, without the entry point, panic
 //! handler and notes, so that its pure parts can be unit-tested and linted there.
-#![no_std]
+//!
+//! ## The std layer (feature `std`)
+//!
+//! Appliances are std programs built for `x86_64-unknown-linux-gnu` with
+//! `--cfg solo5_hvt`, linked with `hvt-std.ld` through `hvt-ld` (see README.md). With the
+//! feature on, this crate adds:
+//! - [`libc`](mod@libc): the ~100 C functions std and our dependencies import (memory,
+//!   allocation, console writes, clocks, getrandom, pthreads for one thread, signals that
+//!   are never delivered, files that do not exist), exported only under `solo5_hvt`;
+//! - `crt`: TLS from the image's `PT_TLS`, `argv`, `.init_array`, then rustc's C `main`;
+//! - [`random`]: the ChaCha20 CSPRNG behind every random byte (also without `std`);
+//! - [`backend`]: [`run`], the platform backend (executor over POLL, `Net`, `Block`,
+//!   `Console`, `Entropy`, netstack).
+#![cfg_attr(not(feature = "std"), no_std)]
 #![allow(unsafe_code)]
 #![cfg(target_arch = "x86_64")]
 
@@ -48,9 +61,20 @@ pub mod cpu;
 pub mod devices;
 pub mod heap;
 pub mod hypercall;
+pub mod random;
 pub mod start;
 pub mod testing;
 pub mod time;
+
+#[cfg(feature = "std")]
+pub mod backend;
+#[cfg(feature = "std")]
+mod crt;
+#[cfg(feature = "std")]
+mod libc;
+
+#[cfg(feature = "std")]
+pub use backend::run;
 
 pub use devices::{Block, Error, Net};
 pub use start::{args, boot_info, cmdline};

@@ -8,8 +8,12 @@ use hvt_abi::x86_64::{CMDLINE_SIZE, LOWMEM_RO_END, LOWMEM_RO_START, MEM_MAX, PAG
 
 /// Bytes at the top of guest memory kept for the stack (it starts at `mem_size - 8` and
 /// grows down); the heap ends below it. There is no guard page: the tender's page tables
-/// map everything RW.
+/// map everything RW. Std images (deep async state machines, TLS handshakes) get more.
+#[cfg(not(feature = "std"))]
 pub const STACK_RESERVE: usize = 512 * 1024;
+/// Bytes at the top of guest memory kept for the stack (std images).
+#[cfg(feature = "std")]
+pub const STACK_RESERVE: usize = 2 * 1024 * 1024;
 /// The entry point refuses to run with less heap than this.
 pub const MIN_HEAP: usize = 64 * 1024;
 
@@ -18,6 +22,7 @@ static CMDLINE_ADDR: AtomicUsize = AtomicUsize::new(0);
 static CMDLINE_LEN: AtomicUsize = AtomicUsize::new(0);
 static HEAP_START: AtomicUsize = AtomicUsize::new(0);
 static HEAP_END: AtomicUsize = AtomicUsize::new(0);
+static SEED_ADDR: AtomicUsize = AtomicUsize::new(0);
 static IN_PANIC: AtomicBool = AtomicBool::new(false);
 
 /// The tender's boot info. Panics if called before the entry point ran (e.g. on the host).
@@ -30,7 +35,7 @@ pub fn boot_info() -> &'static BootInfo {
 }
 
 /// The command line the tender passed (guest arguments joined by single spaces), with
-/// leading `--solo5:…` words removed. Empty outside an hvt guest.
+/// leading `--solo5:…` and `--hvt-seed=…` words removed. Empty outside an hvt guest.
 pub fn cmdline() -> &'static str {
     let p = CMDLINE_ADDR.load(Relaxed);
     if p == 0 {
@@ -56,14 +61,58 @@ pub fn heap_region() -> (usize, usize) {
 
 /// Removes leading `--solo5:<level>` words (upstream's log-level options) from a
 /// command line.
-pub fn strip_solo5_options(mut s: &str) -> &str {
+pub fn strip_solo5_options(s: &str) -> &str {
+    strip_runtime_words(s).0
+}
+
+/// The word our tender may put first on the command line to hand the guest 32 bytes of
+/// seed material: `--hvt-seed=` followed by 64 hex digits.
+pub const SEED_PREFIX: &str = "--hvt-seed=";
+
+/// Removes the leading runtime words from a command line: upstream's `--solo5:<level>`
+/// options and our tender's `--hvt-seed=<64 hex>`, in any order. Returns the rest and
+/// the hex digits of the last seed word seen (not validated here).
+pub fn strip_runtime_words(mut s: &str) -> (&str, Option<&str>) {
+    let mut seed = None;
     loop {
         s = s.trim_start_matches(' ');
-        match s.strip_prefix("--solo5:") {
-            Some(rest) => s = rest.find(' ').map_or("", |i| &rest[i..]),
-            None => return s,
+        let word_end = s.find(' ').unwrap_or(s.len());
+        let word = &s[..word_end];
+        if word.starts_with("--solo5:") {
+            s = &s[word_end..];
+        } else if let Some(hex) = word.strip_prefix(SEED_PREFIX) {
+            seed = Some(hex);
+            s = &s[word_end..];
+        } else {
+            return (s, seed);
         }
     }
+}
+
+/// Parses 64 hex digits into 32 bytes.
+pub fn parse_seed(hex: &str) -> Option<[u8; 32]> {
+    let b = hex.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (digit(b[2 * i])? << 4) | digit(b[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+/// The seed our tender passed with `--hvt-seed=<64 hex>`, if it did (and it parses).
+pub fn tender_seed() -> Option<[u8; 32]> {
+    let p = SEED_ADDR.load(Relaxed);
+    if p == 0 {
+        return None;
+    }
+    // SAFETY: `init_cmdline` stored the address of 64 validated ASCII bytes inside the
+    // read-only command-line area, which never changes.
+    let hex = unsafe { core::slice::from_raw_parts(ptr::with_exposed_provenance::<u8>(p), 64) };
+    parse_seed(core::str::from_utf8(hex).ok()?)
 }
 
 /// The longest valid UTF-8 prefix of `b`.
@@ -87,7 +136,12 @@ fn init_cmdline(addr: u64) {
     let area = unsafe { core::slice::from_raw_parts(ptr::with_exposed_provenance::<u8>(addr as usize), max) };
     let len = area.iter().position(|&c| c == 0).unwrap_or(0);
     let full = utf8_prefix(&area[..len]);
-    let s = strip_solo5_options(full);
+    let (s, seed) = strip_runtime_words(full);
+    if let Some(hex) = seed
+        && parse_seed(hex).is_some()
+    {
+        SEED_ADDR.store(hex.as_ptr().expose_provenance(), Relaxed);
+    }
     CMDLINE_ADDR.store(s.as_ptr().expose_provenance(), Relaxed);
     CMDLINE_LEN.store(s.len(), Relaxed);
 }
@@ -191,5 +245,21 @@ mod tests {
         assert_eq!(strip_solo5_options("a --solo5:quiet"), "a --solo5:quiet");
         assert_eq!(strip_solo5_options(""), "");
         assert_eq!(utf8_prefix(b"ab\xffc"), "ab");
+    }
+
+    #[test]
+    fn seed_word() {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeFF";
+        let line = "--hvt-seed=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeFF \
+                    --solo5:quiet --ipv4=10.0.0.2/24 x";
+        let (rest, seed) = strip_runtime_words(line);
+        assert_eq!(rest, "--ipv4=10.0.0.2/24 x");
+        assert_eq!(seed, Some(hex));
+        let bytes = parse_seed(hex).unwrap();
+        assert_eq!(bytes[1], 0x11);
+        assert_eq!(bytes[31], 0xff);
+        assert!(parse_seed("00").is_none());
+        assert!(parse_seed("g0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff").is_none());
+        assert_eq!(strip_runtime_words("a --hvt-seed=00"), ("a --hvt-seed=00", None));
     }
 }

@@ -205,7 +205,7 @@ fn closed_port_refuses() {
     run(|| async {
         let p = pair();
         for to in [SocketAddr::new(V4_B.into(), 4444), SocketAddr::new(V6_B.into(), 4444)] {
-            let err = p.a.tcp_connect(to).await.err().expect("connect must fail");
+            let err = p.a.tcp_connect(to).await.expect_err("connect must fail");
             assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{to}");
         }
     });

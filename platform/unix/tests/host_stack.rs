@@ -133,7 +133,7 @@ fn connect_to_a_closed_port_is_refused() {
         let stack = host_stack();
         // Bind a port, then close it, so nothing listens there.
         let addr = stack.tcp_listen(any_port()).unwrap().local_addr();
-        let err = time::timeout(LIMIT, stack.tcp_connect(addr)).await.unwrap().err().expect("nothing listens");
+        let err = time::timeout(LIMIT, stack.tcp_connect(addr)).await.unwrap().expect_err("nothing listens");
         assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
     });
 }
@@ -143,7 +143,7 @@ fn listening_twice_on_one_port_fails() {
     block_on(async {
         let stack = host_stack();
         let first = stack.tcp_listen(any_port()).unwrap();
-        let err = stack.tcp_listen(first.local_addr()).err().expect("port is taken");
+        let err = stack.tcp_listen(first.local_addr()).expect_err("port is taken");
         assert_eq!(err.kind(), ErrorKind::AddrInUse);
     });
 }
@@ -204,7 +204,7 @@ fn describes_itself_and_lists_loopback() {
         assert_eq!(stack.describe(), "host sockets");
         let addrs = stack.addresses();
         assert!(addrs.iter().any(|c| c.addr == LOOPBACK && c.prefix == 8), "{addrs:?}");
-        let err = stack.raw_frames(FrameFilter::All).err().expect("no raw frames on host sockets");
+        let err = stack.raw_frames(FrameFilter::All).expect_err("no raw frames on host sockets");
         assert_eq!(err.kind(), ErrorKind::Unsupported);
         assert!(err.to_string().contains("--net:"), "{err}");
     });
