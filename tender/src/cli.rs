@@ -144,11 +144,9 @@ pub fn parse(args: &[String]) -> Result<(Command, Vec<String>), CliError> {
         } else if let Some(rest) = a.strip_prefix("--block-sector-size:") {
             let (name, v) = named(a, rest)?;
             dup(&cfg.sector_sizes, name, a)?;
-            let n: u16 = v
-                .parse()
-                .ok()
-                .filter(|n: &u16| *n >= 512 && n.is_power_of_two())
-                .ok_or_else(|| err(format!("Malformed sector size in `{a}' (power of two >= 512)")))?;
+            let n: u16 = v.parse().ok().filter(|n: &u16| *n >= 512 && n.is_power_of_two()).ok_or_else(|| {
+                err(format!("Block size must be a multiple of 2 greater than or equal 512 (power of two): `{a}'"))
+            })?;
             cfg.sector_sizes.push((name.into(), n));
         } else {
             return Err(CliError { msg: format!("Invalid option: `{a}'"), usage: true });

@@ -232,6 +232,7 @@ pub fn run(mut p: Prepared) -> i32 {
     }
     drop(std::mem::take(&mut p.file));
     let fds = seccomp::Fds { vcpu: Some(vm.vcpu.as_raw_fd()), net: p.devices.net_fds(), block: p.devices.block_fds() };
+    seccomp::prepare_heap();
     if std::env::var_os("TENDER_NO_SECCOMP").is_none()
         && let Err(e) = seccomp::install_kvm(&fds)
     {

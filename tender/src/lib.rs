@@ -78,7 +78,7 @@ fn attach_devices(cfg: &Config, image: &mut elf::Image) -> Result<Devices, Strin
     }
     for (idx, name, path) in blocks {
         let bs = cfg.sector_sizes.iter().find(|(n, _)| n == name).map_or(512, |(_, s)| *s);
-        let b = devices::block::Block::open(path, bs).map_err(|e| format!("block device '{name}': {e}"))?;
+        let b = devices::block::Block::open(path, bs).map_err(|e| format!("{name}: {e}"))?;
         mft.set_block(idx, b.capacity, b.block_size, b.fd());
         devs[idx] = Device::Block(b);
     }
@@ -92,7 +92,8 @@ fn attach_devices(cfg: &Config, image: &mut elf::Image) -> Result<Devices, Strin
     for (i, e) in mft.entries.iter().enumerate().skip(1) {
         if !mft.attached(i) {
             return Err(format!(
-                "Device '{}' of type {} declared but not attached.",
+                "Device '{}' of type {} declared but not attached.\n\
+                 tender: All declared devices must be attached. See --help for syntax.",
                 e.name,
                 manifest::kind_name(e.kind)
             ));

@@ -73,7 +73,22 @@ fn options() {
     let odd = TempFile::new("odd", &[0u8; 1000]);
     let r = run(&[&format!("--block:storage={}", odd.path()), img.path()]);
     assert_eq!(r.status, Some(1), "{}", r.describe());
-    assert!(r.stderr.contains("multiple of the sector size"), "{}", r.describe());
+    assert!(r.stderr.contains("Backing storage size must be block aligned (512 bytes)"), "{}", r.describe());
+
+    // Upstream's test suite matches these phrases (blk misaligned / odd / too small).
+    let disk = TempFile::new("disk", &[0u8; 6144]);
+    let r = run(&[&format!("--block:storage={}", disk.path()), "--block-sector-size:storage=4096", img.path()]);
+    assert_eq!(r.status, Some(1), "{}", r.describe());
+    assert!(r.stderr.contains("Backing storage size must be block aligned (4096 bytes)"), "{}", r.describe());
+    for bad in ["521", "256"] {
+        let r = run(&[
+            &format!("--block:storage={}", disk.path()),
+            &format!("--block-sector-size:storage={bad}"),
+            img.path(),
+        ]);
+        assert_eq!(r.status, Some(1), "{}", r.describe());
+        assert!(r.stderr.contains("Block size must be a multiple of 2 greater than or equal 512"), "{}", r.describe());
+    }
 
     let r = run(&["--mem=0", img.path()]);
     assert_eq!(r.status, Some(1), "{}", r.describe());

@@ -47,6 +47,7 @@ fn tender() -> PathBuf {
     }
     let mut candidates = Vec::new();
     for profile in ["release", "debug"] {
+        candidates.push(root().join("target").join(profile).join("tender"));
         candidates.push(root().join("tender/target").join(profile).join("tender"));
         if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
             candidates.push(PathBuf::from(&t).join(profile).join("tender"));

@@ -21,8 +21,17 @@ impl Block {
         let mut file = OpenOptions::new().read(true).write(true).open(path).map_err(|e| format!("{path}: {e}"))?;
         let capacity = file.seek(SeekFrom::End(0)).map_err(|e| format!("{path}: {e}"))?;
         let bs = u64::from(block_size);
-        if capacity < bs || !capacity.is_multiple_of(bs) {
-            return Err(format!("{path}: size {capacity} is not a non-zero multiple of the sector size {block_size}"));
+        // Upstream's wording (its test suite matches on it), plus the path and size.
+        if !capacity.is_multiple_of(bs) {
+            return Err(format!(
+                "Backing storage size must be block aligned ({block_size} bytes): {path} has {capacity} bytes, \
+                 not a multiple of the sector size"
+            ));
+        }
+        if capacity < bs {
+            return Err(format!(
+                "Backing storage must be at least 1 block ({block_size} bytes) in size: {path} is empty"
+            ));
         }
         Ok(Block { file, capacity, block_size })
     }

@@ -509,6 +509,7 @@ pub fn run(mut p: Prepared) -> i32 {
     GUEST_ENTRY.store(p.image.entry, Ordering::Relaxed);
     GUEST_FS_INIT.store(0, Ordering::Relaxed);
     drop(std::mem::take(&mut p.file));
+    seccomp::prepare_heap();
     if std::env::var_os("TENDER_NO_SECCOMP").is_none()
         && let Err(e) = seccomp::install_bpf(&filter)
     {

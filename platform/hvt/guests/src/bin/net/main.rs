@@ -1,10 +1,11 @@
 //! A tiny responder on the manifest net device "service" (attach with
-//! `--net:service=TAP`): answers ARP requests for its address, ICMP echo requests and
-//! UDP echo (port 7), on raw Ethernet frames.
+//! `--net:service=TAP`): answers ARP requests for its address, ICMP echo requests, UDP
+//! echo (port 7) and TCP echo (port 7, see `tcp.rs`), on raw Ethernet frames.
 //!
-//! Arguments: `--ipv4=A.B.C.D[/N]` (required), `--count=N` (optional: after answering N
-//! ICMP/UDP requests print SUCCESS and exit 0; default: run forever). Prints `READY`
-//! once it listens.
+//! Arguments: `--ipv4=A.B.C.D[/N]` (required), `--count=N` (optional: after N answered
+//! requests print SUCCESS and exit 0; an ICMP or UDP echo counts one, a TCP echo
+//! connection counts one when it has closed cleanly; default: run forever). Prints
+//! `READY` once it listens.
 #![no_std]
 #![no_main]
 
@@ -13,6 +14,8 @@ extern crate alloc;
 use alloc::vec;
 use platform_hvt::heap::HvtAllocator;
 use platform_hvt::{Error, Net, entry, manifest, println};
+
+mod tcp;
 
 #[global_allocator]
 static ALLOC: HvtAllocator = HvtAllocator;
@@ -26,6 +29,7 @@ const ETHERTYPE_ARP: u16 = 0x0806;
 const IPPROTO_ICMP: u8 = 1;
 const IPPROTO_UDP: u8 = 17;
 const UDP_ECHO_PORT: u16 = 7;
+const TCP_ECHO_PORT: u16 = 7;
 
 fn parse_ipv4(s: &str) -> Option<[u8; 4]> {
     let addr = s.split('/').next()?;
@@ -62,6 +66,7 @@ struct Responder {
     ip: [u8; 4],
     answered: u64,
     dropped: u64,
+    tcp: tcp::TcpEcho,
 }
 
 impl Responder {
@@ -78,6 +83,15 @@ impl Responder {
             ETHERTYPE_ARP => self.arp(f),
             ETHERTYPE_IPV4 => self.ipv4(f),
             _ => None,
+        }
+    }
+
+    /// Sends the frames the TCP responder queued.
+    fn flush_tcp(&mut self) {
+        for f in self.tcp.outbox.drain(..) {
+            if let Err(e) = self.net.write(&f) {
+                println!("net write: {e}");
+            }
         }
     }
 
@@ -122,6 +136,15 @@ impl Responder {
             return None;
         }
         let proto = ip[9];
+        if proto == tcp::IPPROTO_TCP {
+            let mut peer_mac = [0u8; 6];
+            peer_mac.copy_from_slice(&f[6..12]);
+            let mut peer_ip = [0u8; 4];
+            peer_ip.copy_from_slice(&ip[12..16]);
+            let now = platform_hvt::time::monotonic_ns();
+            self.tcp.input(now, peer_mac, peer_ip, &ip[ihl..total]);
+            return None; // replies are in the TCP outbox
+        }
         let ip = &mut f[ETH_HLEN..ETH_HLEN + total];
         let (hdr, payload) = ip.split_at_mut(ihl);
         match proto {
@@ -227,15 +250,24 @@ fn main() -> i32 {
     );
     let mut buf = vec![0u8; net.frame_max()];
     let bit = net.ready_bit();
-    let mut r = Responder { net, mac, ip, answered: 0, dropped: 0 };
+    let tcp = tcp::TcpEcho::new(mac, ip, TCP_ECHO_PORT, net.mtu());
+    let mut r = Responder { net, mac, ip, answered: 0, dropped: 0, tcp };
     println!("READY");
     loop {
-        if count.is_some_and(|n| r.answered >= n) {
-            println!("answered {} requests ({} dropped)", r.answered, r.dropped);
+        let answered = r.answered + r.tcp.completed;
+        if count.is_some_and(|n| answered >= n) {
+            println!(
+                "answered {answered} requests ({} TCP connections; {} dropped)",
+                r.tcp.completed,
+                r.dropped + r.tcp.dropped
+            );
             println!("SUCCESS");
             return 0;
         }
-        let ready = platform_hvt::time::poll(1_000_000_000);
+        let timeout = if r.tcp.pending() { tcp::RTO_NS / 2 } else { 1_000_000_000 };
+        let ready = platform_hvt::time::poll(timeout);
+        r.tcp.tick(platform_hvt::time::monotonic_ns());
+        r.flush_tcp();
         if ready & bit == 0 {
             continue;
         }
@@ -253,6 +285,7 @@ fn main() -> i32 {
             {
                 println!("net write: {e}");
             }
+            r.flush_tcp();
         }
     }
 }

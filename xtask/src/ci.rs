@@ -1,0 +1,227 @@
+//! `cargo xtask ci`: the test command. Stages run in order, each with a header
+//! and its wall time; the first failure stops the run.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::util::{self, Error, Result};
+use crate::{bench, setup};
+
+/// The stages, in the order they run.
+const STAGES: &[(&str, &str)] = &[
+    ("setup", "rustup targets and Debian packages the tests need"),
+    ("fmt", "cargo fmt --all --check"),
+    ("clippy", "cargo clippy --workspace --all-targets -- -D warnings"),
+    ("test", "cargo test --workspace"),
+    ("hvt", "hvt test guests, reproducible appliance images, the contract on an image under the tender"),
+    ("bench-smoke", "cargo xtask bench netstack --smoke; cargo xtask bench tender --smoke"),
+];
+
+enum Outcome {
+    Passed,
+    Skipped(String),
+    Failed(String),
+    NotRun,
+}
+
+pub fn main(args: &[String]) -> Result {
+    let mut skip_setup = false;
+    let mut only: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--skip-setup" => skip_setup = true,
+            "--only" => {
+                let v = it.next().ok_or_else(|| Error::usage("--only needs a stage name"))?;
+                only.extend(v.split(',').map(str::to_owned));
+            }
+            s if s.starts_with("--only=") => only.extend(s["--only=".len()..].split(',').map(str::to_owned)),
+            other => return Err(Error::usage(format!("unknown option to `ci`: `{other}`"))),
+        }
+    }
+    for name in &only {
+        if !STAGES.iter().any(|(n, _)| n == name) {
+            let names: Vec<&str> = STAGES.iter().map(|(n, _)| *n).collect();
+            return Err(Error::usage(format!("unknown stage `{name}`; stages are {}", names.join(", "))));
+        }
+    }
+    let selected = |name: &str| {
+        if only.is_empty() { !(skip_setup && name == "setup") } else { only.iter().any(|o| o == name) }
+    };
+
+    let started = Instant::now();
+    let mut outcomes: Vec<(&str, Outcome, f64)> = Vec::new();
+    let mut failed = false;
+    let total = STAGES.len();
+    for (i, (name, what)) in STAGES.iter().enumerate() {
+        if !selected(name) {
+            outcomes.push((name, Outcome::Skipped("not selected".into()), 0.0));
+            continue;
+        }
+        if failed {
+            outcomes.push((name, Outcome::NotRun, 0.0));
+            continue;
+        }
+        println!("\n==== [{}/{total}] {name}: {what} ====", i + 1);
+        let t = Instant::now();
+        let outcome = run_stage(name);
+        let secs = t.elapsed().as_secs_f64();
+        match &outcome {
+            Outcome::Passed => println!("==== {name}: passed in {} ====", util::fmt_duration(t.elapsed())),
+            Outcome::Skipped(why) => println!("==== {name}: skipped: {why} ===="),
+            Outcome::Failed(why) => {
+                println!("==== {name}: FAILED after {}: {why} ====", util::fmt_duration(t.elapsed()));
+                failed = true;
+            }
+            Outcome::NotRun => {}
+        }
+        outcomes.push((name, outcome, secs));
+    }
+
+    println!("\n==== summary ====");
+    let (mut passed, mut skipped, mut nfailed, mut not_run) = (0, 0, 0, 0);
+    for (name, outcome, secs) in &outcomes {
+        let time = util::fmt_duration(std::time::Duration::from_secs_f64(*secs));
+        match outcome {
+            Outcome::Passed => {
+                passed += 1;
+                println!("  {name:<12} passed   {time:>8}");
+            }
+            Outcome::Skipped(why) => {
+                skipped += 1;
+                println!("  {name:<12} skipped  {:>8}  ({why})", "");
+            }
+            Outcome::Failed(why) => {
+                nfailed += 1;
+                println!("  {name:<12} FAILED   {time:>8}  ({why})");
+            }
+            Outcome::NotRun => {
+                not_run += 1;
+                println!("  {name:<12} not run (an earlier stage failed)");
+            }
+        }
+    }
+    let mut line = format!("ci: {passed} passed, {nfailed} failed, {skipped} skipped");
+    if not_run > 0 {
+        line.push_str(&format!(", {not_run} not run"));
+    }
+    println!("{line} (total {})", util::fmt_duration(started.elapsed()));
+    if nfailed > 0 { Err(Error::msg("ci failed")) } else { Ok(()) }
+}
+
+fn run_stage(name: &str) -> Outcome {
+    let result = match name {
+        "setup" => setup::setup(),
+        "fmt" => util::run(util::cargo().args(["fmt", "--all", "--check"]))
+            .map_err(|e| Error::msg(format!("{}; run `cargo fmt --all` to fix", e.message))),
+        "clippy" => util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])),
+        "test" => util::run(util::cargo().args(["test", "--workspace"])),
+        "hvt" => return hvt_stage(),
+        "bench-smoke" => bench::netstack(&bench::Options::smoke())
+            .and_then(|()| bench::main(&["tender".to_string(), "--smoke".to_string()])),
+        _ => unreachable!("stage names are checked"),
+    };
+    match result {
+        Ok(()) => Outcome::Passed,
+        Err(e) => Outcome::Failed(e.message),
+    }
+}
+
+/// The hvt stage: skipped while the hvt backend has no test guests yet.
+fn hvt_stage() -> Outcome {
+    let guests = util::workspace_root().join("platform/hvt/guests");
+    if !guests.is_dir() {
+        return Outcome::Skipped(
+            "platform/hvt/guests does not exist yet (the hvt backend and the tender come with their own issue)".into(),
+        );
+    }
+    match hvt_guests(&guests).and_then(|()| hvt_images()) {
+        Ok(()) => Outcome::Passed,
+        Err(e) => Outcome::Failed(e.message),
+    }
+}
+
+/// Builds every appliance image (twice, from two directories, to prove the
+/// build reproducible), then boots the contract server image under the
+/// tender's process engine and runs the platform contract against it. The
+/// tender binary is the one the `test` stage built.
+fn hvt_images() -> Result {
+    crate::image::main(&["--check-reproducible".to_string()])?;
+    let root = util::workspace_root();
+    let tender = util::target_dir().join("debug/tender");
+    if !tender.is_file() {
+        util::run(util::cargo().args(["build", "-p", "tender"]))?;
+    }
+    let mut test = util::cargo();
+    test.args(["test", "-p", "platform-contract", "--test", "hvt", "--", "--ignored"])
+        .env("HVT_TENDER", &tender)
+        .env("HVT_CONTRACT_IMAGE", root.join("dist/contract.hvt"));
+    util::run(&mut test)
+}
+
+/// The hvt stage proper: the test guests are a cargo workspace of their own
+/// (see platform/hvt/guests/README.md), so the workspace's fmt and clippy stages
+/// don't see them. Lints and builds them into `<target>/hvt-test-guests`, the
+/// directory the tender's tests build them into too (so the test stage's build
+/// is reused), and checks that every image exists. (Not copied to `dist/`:
+/// `dist/SHA256SUMS` covers every `dist/*.hvt`, and test guests are no release.)
+///
+/// The tender's own tests boot these guests; the tender is a workspace member,
+/// so they run in the `test` stage.
+fn hvt_guests(guests: &Path) -> Result {
+    let target_dir = util::target_dir().join("hvt-test-guests");
+    // Run in the guests' directory so that their .cargo/config.toml (target
+    // x86_64-unknown-none, static relocation model) applies.
+    let guest_cargo = |args: &[&str]| {
+        let mut cmd = util::cargo();
+        cmd.current_dir(guests).args(args);
+        cmd
+    };
+    util::run(&mut guest_cargo(&["fmt", "--check"]))?;
+    let mut clippy = guest_cargo(&["clippy", "--release", "--all-targets", "--target-dir"]);
+    util::run(clippy.arg(&target_dir).args(["--", "-D", "warnings"]))?;
+    util::run(guest_cargo(&["build", "--release", "--target-dir"]).arg(&target_dir))?;
+
+    let images = target_dir.join("x86_64-unknown-none/release");
+    let names = bin_names(&std::fs::read_to_string(guests.join("Cargo.toml"))?);
+    if names.is_empty() {
+        return Err(Error::msg(format!("no [[bin]] in {}", guests.join("Cargo.toml").display())));
+    }
+    for name in &names {
+        let image = images.join(name);
+        if !image.is_file() {
+            return Err(Error::msg(format!("guest {name} was built but {} is missing", image.display())));
+        }
+    }
+    println!("hvt test guests in {}: {}", images.display(), names.join(", "));
+    Ok(())
+}
+
+/// The `name`s of the `[[bin]]` tables of a Cargo.toml.
+fn bin_names(manifest: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut in_bin = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if in_bin
+            && let Some(rest) = line.strip_prefix("name")
+            && let Some(value) = rest.trim_start().strip_prefix('=')
+        {
+            names.push(value.trim().trim_matches('"').to_string());
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bin_names;
+
+    #[test]
+    fn bin_names_reads_only_bin_tables() {
+        let manifest = "[package]\nname = \"pkg\"\n\n[[bin]]\nname = \"hello\"\npath = \"a.rs\"\n\n[[bin]]\n\
+                        path = \"b.rs\"\nname=\"net\"\n\n[dependencies]\nname = \"x\"\n";
+        assert_eq!(bin_names(manifest), ["hello", "net"]);
+    }
+}
