@@ -479,33 +479,6 @@ pub fn sha256_hex(data: &[u8]) -> String {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sha256_vectors() {
-        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        let long = vec![b'a'; 1000];
-        assert_eq!(sha256_hex(&long), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
-    }
-
-    #[test]
-    fn manifest_parsing() {
-        let mut desc = vec![0u8; 4 + 8 + 2 * MFT_ENTRY];
-        desc[4..8].copy_from_slice(&1u32.to_le_bytes());
-        desc[8..12].copy_from_slice(&2u32.to_le_bytes());
-        desc[12 + 68..12 + 72].copy_from_slice(&MFT_RESERVED_FIRST.to_le_bytes());
-        let e1 = 12 + MFT_ENTRY;
-        desc[e1..e1 + 7].copy_from_slice(b"service");
-        desc[e1 + 68..e1 + 72].copy_from_slice(&2u32.to_le_bytes());
-        assert_eq!(parse_manifest(&desc).unwrap(), vec![("service".to_string(), 2)]);
-        desc[e1 + 96] = 1;
-        assert!(parse_manifest(&desc).unwrap_err().contains("attached"));
-    }
-}
-
 /// `cargo xtask image [NAME...] [--check-reproducible]`: builds the named images (all of
 /// [`IMAGES`] by default) into `dist/`, checks each, and rewrites `dist/SHA256SUMS`.
 /// With `--check-reproducible`, the tracked and unignored files of the checkout are
@@ -585,4 +558,31 @@ fn rebuild_elsewhere(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_vectors() {
+        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let long = vec![b'a'; 1000];
+        assert_eq!(sha256_hex(&long), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+    }
+
+    #[test]
+    fn manifest_parsing() {
+        let mut desc = vec![0u8; 4 + 8 + 2 * MFT_ENTRY];
+        desc[4..8].copy_from_slice(&1u32.to_le_bytes());
+        desc[8..12].copy_from_slice(&2u32.to_le_bytes());
+        desc[12 + 68..12 + 72].copy_from_slice(&MFT_RESERVED_FIRST.to_le_bytes());
+        let e1 = 12 + MFT_ENTRY;
+        desc[e1..e1 + 7].copy_from_slice(b"service");
+        desc[e1 + 68..e1 + 72].copy_from_slice(&2u32.to_le_bytes());
+        assert_eq!(parse_manifest(&desc).unwrap(), vec![("service".to_string(), 2)]);
+        desc[e1 + 96] = 1;
+        assert!(parse_manifest(&desc).unwrap_err().contains("attached"));
+    }
 }
