@@ -85,8 +85,44 @@ fn interface_exists(name: &str) -> bool {
 }
 
 /// Opens `/dev/net/tun` and binds it to tap `name`.
+///
+/// A single-queue tap takes one descriptor at a time, and a child process that
+/// another thread of ours is starting holds a copy of every descriptor between
+/// its fork and its exec (close-on-exec acts only at the exec). So `EBUSY` right
+/// after the creator closed the tap can be that short window: retry briefly
+/// before reporting the tap busy.
 fn open_tap(name: &str, nonblocking: bool) -> io::Result<OwnedFd> {
-    let mut req = ifreq_for(name)?;
+    const BUSY_RETRIES: u32 = 20;
+    let mut attempt = 0;
+    loop {
+        match open_tap_once(name, nonblocking) {
+            Ok(fd) => return Ok(fd),
+            Err(TapError::Attach(e)) if e.raw_os_error() == Some(libc::EBUSY) && attempt < BUSY_RETRIES => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(TapError::Attach(e)) => {
+                let hint = match e.raw_os_error() {
+                    Some(libc::EBUSY) => " (is it attached by another process?)",
+                    Some(libc::EPERM) => " (needs CAP_NET_ADMIN, or a tap owned by this user)",
+                    Some(libc::EINVAL) => " (is it a tun device, not a tap?)",
+                    _ => "",
+                };
+                return Err(io::Error::new(e.kind(), format!("cannot attach tap '{name}': {e}{hint}")));
+            }
+            Err(TapError::Other(e)) => return Err(e),
+        }
+    }
+}
+
+enum TapError {
+    /// TUNSETIFF failed (the raw OS error, kept for the retry decision).
+    Attach(io::Error),
+    Other(io::Error),
+}
+
+fn open_tap_once(name: &str, nonblocking: bool) -> Result<OwnedFd, TapError> {
+    let mut req = ifreq_for(name).map_err(TapError::Other)?;
     let mut flags = libc::O_RDWR | libc::O_CLOEXEC;
     if nonblocking {
         flags |= libc::O_NONBLOCK;
@@ -94,21 +130,14 @@ fn open_tap(name: &str, nonblocking: bool) -> io::Result<OwnedFd> {
     // SAFETY: the path is a NUL-terminated literal.
     let raw = unsafe { libc::open(c"/dev/net/tun".as_ptr(), flags) };
     if raw < 0 {
-        return Err(os_error("cannot open /dev/net/tun"));
+        return Err(TapError::Other(os_error("cannot open /dev/net/tun")));
     }
     // SAFETY: `raw` is a descriptor we just opened and own exclusively.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
     // SAFETY: TUNSETIFF reads (and writes back) an ifreq, which `req` is.
     if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) } < 0 {
-        let e = io::Error::last_os_error();
-        let hint = match e.raw_os_error() {
-            Some(libc::EBUSY) => " (is it attached by another process?)",
-            Some(libc::EPERM) => " (needs CAP_NET_ADMIN, or a tap owned by this user)",
-            Some(libc::EINVAL) => " (is it a tun device, not a tap?)",
-            _ => "",
-        };
-        return Err(io::Error::new(e.kind(), format!("cannot attach tap '{name}': {e}{hint}")));
+        return Err(TapError::Attach(io::Error::last_os_error()));
     }
     Ok(fd)
 }
