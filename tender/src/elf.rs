@@ -46,6 +46,8 @@ pub struct Image {
     /// Highest aligned end of the non-empty `PT_LOAD`s (boot info `kernel_end`).
     pub kernel_end: u64,
     pub manifest: Manifest,
+    /// The image carries our seed note: give it `--hvt-seed=` (see `hvt_abi::NOTE_TYPE_SEED`).
+    pub accepts_seed: bool,
 }
 
 /// Bounds-checked little-endian reads over the file contents.
@@ -213,8 +215,10 @@ pub fn parse(file: &[u8], mem_size: u64) -> Result<Image, String> {
     let mft_desc = find_note(&b, &phdrs, abi::NOTE_TYPE_MFT, abi::MFT_DESC_MAX, 8)?
         .ok_or("no Solo5 manifest found in executable")?;
     let manifest = Manifest::parse(mft_desc)?;
+    let accepts_seed = find_note(&b, &phdrs, hvt_abi::NOTE_TYPE_SEED, 4, 4)?
+        .is_some_and(|d| d.len() >= 4 && u32::from_le_bytes(d[0..4].try_into().expect("4 bytes")) >= 1);
 
-    Ok(Image { entry: e_entry, segments, kernel_end, manifest })
+    Ok(Image { entry: e_entry, segments, kernel_end, manifest, accepts_seed })
 }
 
 /// Finds the first note of each `PT_NOTE` that is a Solo5 note of `note_type`; returns its

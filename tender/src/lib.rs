@@ -151,7 +151,14 @@ pub fn run(args: Vec<String>) -> i32 {
         Ok(i) => i,
         Err(e) => return fail(format!("{}: {e}", cfg.image)),
     };
-    let cmdline = match cli::cmdline(&cfg.args) {
+    let mut guest_args = cfg.args.clone();
+    if image.accepts_seed {
+        match entropy_seed() {
+            Ok(seed) => guest_args.insert(0, format!("{}{seed}", hvt_abi::SEED_ARG_PREFIX)),
+            Err(e) => return fail(format!("cannot read an entropy seed for the guest: {e}")),
+        }
+    }
+    let cmdline = match cli::cmdline(&guest_args) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -173,4 +180,13 @@ pub fn run(args: Vec<String>) -> i32 {
         EngineChoice::Kvm => kvm::run(prepared),
         _ => process::run(prepared),
     }
+}
+
+/// 32 bytes from the host's random source, in hex, for images that take a seed (hvt has
+/// no entropy device; the guest mixes this with RDRAND/RDSEED when it has them).
+fn entropy_seed() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+    Ok(seed.iter().map(|b| format!("{b:02x}")).collect())
 }

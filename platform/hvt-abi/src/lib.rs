@@ -1011,6 +1011,38 @@ impl AbiNote {
     }
 }
 
+/// Note type of our own extension note, "SED1": an image that carries it accepts a
+/// 32-byte entropy seed from the tender as a leading `--hvt-seed=<64 hex digits>` word
+/// of its command line (and removes it before parsing its arguments). Upstream tenders
+/// ignore the note, and our tender adds the word only to images that carry it, so
+/// upstream images see their command line unchanged. Name [`NOTE_NAME`], 4-byte
+/// descriptor: the extension's version, [`SEED_NOTE_VERSION`].
+pub const NOTE_TYPE_SEED: u32 = 0x3144_4553;
+/// Version of the seed extension.
+pub const SEED_NOTE_VERSION: u32 = 1;
+/// The command-line word that carries the seed.
+pub const SEED_ARG_PREFIX: &str = "--hvt-seed=";
+
+/// The seed extension note (see [`NOTE_TYPE_SEED`]); 24 bytes, in its own `PT_NOTE`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedNote {
+    pub header: NoteHeader,
+    pub name: [u8; 8],
+    pub version: u32,
+}
+
+impl SeedNote {
+    pub const V1: Self = Self {
+        header: NoteHeader { n_namesz: NOTE_NAMESZ, n_descsz: 4, n_type: NOTE_TYPE_SEED },
+        name: NOTE_NAME,
+        version: SEED_NOTE_VERSION,
+    };
+}
+
+const _: () = assert!(core::mem::size_of::<SeedNote>() == 24);
+const _: () = assert!(core::mem::offset_of!(SeedNote, version) == 20);
+
 /// The whole manifest note for `N` devices (`24 + 8 + 104·(N + 1)` bytes). The nested
 /// [`Mft`] is 8-aligned, so it starts at offset 24 after 4 padding bytes, as tenders
 /// expect. Put it in its own section and `PT_NOTE`:

@@ -130,6 +130,12 @@ macro_rules! manifest {
 #[unsafe(link_section = ".note.solo5.abi")]
 static SOLO5_ABI_NOTE: hvt_abi::AbiNote = hvt_abi::AbiNote::HVT;
 
+/// std images take an entropy seed from our tender (see [`hvt_abi::NOTE_TYPE_SEED`]).
+#[cfg(all(feature = "std", solo5_hvt))]
+#[used]
+#[unsafe(link_section = ".note.solo5.seed")]
+static SOLO5_SEED_NOTE: hvt_abi::SeedNote = hvt_abi::SeedNote::V1;
+
 /// `.interp` pointing nowhere, so that the host kernel refuses to run the image directly.
 #[cfg(any(target_os = "none", solo5_hvt))]
 #[used]

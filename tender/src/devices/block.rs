@@ -2,13 +2,18 @@
 //!
 //! Positional I/O (`pread64`/`pwrite64`) of exactly `len` bytes. Out-of-range, misaligned
 //! or oversized requests get `EINVAL`; a host I/O error or short transfer is fatal.
+//!
+//! The file is opened with `O_DSYNC`: the hvt ABI has no flush hypercall, so a write is
+//! durable when BLOCK_WRITE returns, and a guest may acknowledge what it wrote (a DHCP
+//! lease, a git object) as soon as the hypercall completes. Upstream's tender writes
+//! through the page cache, where a host crash can lose writes the guest saw complete.
 
 use crate::abi;
 use crate::mem::GuestMemory;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
 pub struct Block {
     file: File,
@@ -18,7 +23,12 @@ pub struct Block {
 
 impl Block {
     pub fn open(path: &str, block_size: u16) -> Result<Block, String> {
-        let mut file = OpenOptions::new().read(true).write(true).open(path).map_err(|e| format!("{path}: {e}"))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_DSYNC)
+            .open(path)
+            .map_err(|e| format!("{path}: {e}"))?;
         let capacity = file.seek(SeekFrom::End(0)).map_err(|e| format!("{path}: {e}"))?;
         let bs = u64::from(block_size);
         // Upstream's wording (its test suite matches on it), plus the path and size.
