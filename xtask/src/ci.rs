@@ -14,7 +14,7 @@ const STAGES: &[(&str, &str)] = &[
     ("clippy", "cargo clippy --workspace --all-targets -- -D warnings"),
     ("test", "cargo test --workspace"),
     ("hvt", "hvt test guests, reproducible appliance images, the contract on an image under the tender"),
-    ("bench-smoke", "cargo xtask bench netstack --smoke; cargo xtask bench tender --smoke"),
+    ("bench-smoke", "cargo xtask bench netstack|tender|hvt --smoke"),
 ];
 
 enum Outcome {
@@ -118,7 +118,8 @@ fn run_stage(name: &str) -> Outcome {
         "test" => util::run(util::cargo().args(["test", "--workspace"])),
         "hvt" => return hvt_stage(),
         "bench-smoke" => bench::netstack(&bench::Options::smoke())
-            .and_then(|()| bench::main(&["tender".to_string(), "--smoke".to_string()])),
+            .and_then(|()| bench::main(&["tender".to_string(), "--smoke".to_string()]))
+            .and_then(|()| bench::main(&["hvt".to_string(), "--smoke".to_string()])),
         _ => unreachable!("stage names are checked"),
     };
     match result {

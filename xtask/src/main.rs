@@ -12,6 +12,7 @@
 //! No dependencies beyond std, so that `cargo xtask` starts quickly on a fresh clone.
 
 mod bench;
+mod bench_hvt;
 mod bench_tender;
 mod ci;
 mod image;
@@ -41,6 +42,10 @@ commands:
         netstack on a tap device against the kernel's TCP over a veth pair
         (needs root); --smoke is a short run proving the bench works;
         XTASK_CONTRACT_SERVER=PATH uses a prebuilt contract-server
+  bench hvt [--smoke] [--runs N]
+        the hello appliance as an hvt image under the tender's process engine
+        against the same program as a unix process: time to first console line
+        and to exit; then the size of every image
   bench tender [--smoke] [--runs N] [--peer PATH] [--tender PATH] [--guest PATH]
         boot-to-exit time of the hello test guest under the tender's engines
         (and an upstream solo5-hvt with --peer)

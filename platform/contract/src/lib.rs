@@ -29,6 +29,22 @@ use platform::{Appliance, Device, Env};
 
 pub mod checks;
 
+/// The smallest appliance: logs one line and exits. Used to measure what the
+/// platform itself costs (boot-to-first-line, boot-to-exit) on each backend.
+pub static HELLO: Appliance = Appliance {
+    name: "hello",
+    summary: "logs a greeting and exits: the platform's start-up cost, measured",
+    version: env!("CARGO_PKG_VERSION"),
+    devices: &[],
+    args: &[],
+    main: |_env| {
+        Box::pin(async {
+            log::info!("Hello, World");
+            Ok(())
+        })
+    },
+};
+
 /// Byte `i` of the source service's stream.
 pub fn pattern_byte(i: u64) -> u8 {
     (i % 251) as u8
