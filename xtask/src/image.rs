@@ -28,7 +28,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The images `cargo xtask image` knows: `(image name, package, binary)`.
-pub const IMAGES: &[(&str, &str, &str)] = &[("contract", "platform-contract", "contract-server")];
+pub const IMAGES: &[(&str, &str, &str)] = &[
+    ("contract", "platform-contract", "contract-server"),
+    ("hello", "platform-contract", "hello"),
+];
 
 /// The rustc target of std images.
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
