@@ -33,6 +33,9 @@ pub const PACKAGES: &[Package] = &[
     Package { name: "iputils-ping", why: "`ping` from a test namespace to the tender's net test guest" },
     Package { name: "strace", why: "the tender's seccomp test checks every allowed system call is used" },
     Package { name: "time", why: "`/usr/bin/time` reports the tender's peak RSS in `bench tender`" },
+    Package { name: "busybox", why: "`udhcpc`, the DHCP client of the DHCP appliance's end-to-end tests" },
+    Package { name: "isc-dhcp-client", why: "`dhclient`, the second DHCP client of those tests" },
+    Package { name: "isc-dhcp-relay", why: "`dhcrelay` relays a second subnet's clients in the DHCP tests" },
     Package { name: "binutils", why: "`objdump`, `nm` and `strip` check and finish hvt images" },
 ];
 

@@ -64,6 +64,13 @@ impl Appliance {
 /// Exit status of an appliance whose `main` returned an error.
 pub const FAILURE_EXIT: u8 = 1;
 
+/// The exit status for an error returned by an appliance's `main`: a boot-argument
+/// error (an appliance validating its own settings returns [`ArgError`]) is a usage
+/// error, [`args::USAGE_EXIT`]; anything else is [`FAILURE_EXIT`].
+pub fn exit_status(err: &(dyn Error + 'static)) -> u8 {
+    if err.downcast_ref::<ArgError>().is_some() { args::USAGE_EXIT } else { FAILURE_EXIT }
+}
+
 /// What a backend does with the boot arguments before it builds devices.
 pub enum Boot {
     Run {

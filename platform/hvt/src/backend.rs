@@ -374,7 +374,7 @@ fn boot(app: &'static Appliance, args: Args, log_filter: LogFilter) -> u8 {
         }
         Err(e) => {
             log::error!(target: target, "error: {e}");
-            FAILURE_EXIT
+            platform::appliance::exit_status(&*e)
         }
     }
 }

@@ -286,17 +286,17 @@ async fn boot(app: &'static Appliance, devices: DeviceArgs, args: Args, log_filt
 
     let main = (app.main)(env);
     let outcome = tokio::select! {
-        result = main => result.map_err(|e| e.to_string()),
-        signal = termination_signal() => Err(format!("stopped by {signal}")),
+        result = main => result.map_err(|e| (platform::appliance::exit_status(&*e), e.to_string())),
+        signal = termination_signal() => Err((FAILURE_EXIT, format!("stopped by {signal}"))),
     };
     match outcome {
         Ok(()) => {
             log::info!(target: target, "{} exited", app.name);
             0
         }
-        Err(e) => {
+        Err((status, e)) => {
             log::error!(target: target, "error: {e}");
-            FAILURE_EXIT
+            status
         }
     }
 }

@@ -1,0 +1,379 @@
+//! Sans-IO scenarios: raw client messages in, replies and records out.
+
+use std::net::Ipv4Addr;
+
+use dhcp_core::config::{Config, Settings};
+use dhcp_core::server::{LinkDest, Server};
+use dhcp_core::wire::{HEADER_LEN, MAGIC, decode_request};
+use dhcp_core::{Outcome, Record};
+use dhcproto::v4::MessageType;
+
+const NOW: u64 = 1_800_000_000;
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn server_with(ranges: &[&str], hosts: &[&str], options: &[&str]) -> Server {
+    let s = Settings {
+        ipv4: (SERVER, 24),
+        ranges: ranges.to_vec(),
+        hosts: hosts.to_vec(),
+        options: options.to_vec(),
+        domain: Some("example.lan"),
+        ..Settings::default()
+    };
+    Server::new(Config::from_settings(&s).unwrap())
+}
+
+fn server() -> Server {
+    server_with(
+        &["10.0.0.100,10.0.0.109,1h", "10.9.0.10,10.9.0.20,255.255.255.0,30m"],
+        &["02:00:00:00:00:aa,10.0.0.5,printer"],
+        &["router,10.0.0.1,10.9.0.1", "dns-server,10.0.0.1"],
+    )
+}
+
+/// A client message builder.
+#[derive(Clone)]
+struct Msg {
+    kind: u8,
+    mac: [u8; 6],
+    ciaddr: Ipv4Addr,
+    giaddr: Ipv4Addr,
+    broadcast: bool,
+    opts: Vec<(u8, Vec<u8>)>,
+}
+
+fn msg(kind: u8, last: u8) -> Msg {
+    Msg {
+        kind,
+        mac: [2, 0, 0, 0, 0, last],
+        ciaddr: Ipv4Addr::UNSPECIFIED,
+        giaddr: Ipv4Addr::UNSPECIFIED,
+        broadcast: false,
+        opts: Vec::new(),
+    }
+}
+
+impl Msg {
+    fn opt(mut self, code: u8, v: &[u8]) -> Msg {
+        self.opts.push((code, v.to_vec()));
+        self
+    }
+    fn requested(self, a: Ipv4Addr) -> Msg {
+        self.opt(50, &a.octets())
+    }
+    fn server_id(self, a: Ipv4Addr) -> Msg {
+        self.opt(54, &a.octets())
+    }
+    fn ciaddr(mut self, a: Ipv4Addr) -> Msg {
+        self.ciaddr = a;
+        self
+    }
+    fn giaddr(mut self, a: Ipv4Addr) -> Msg {
+        self.giaddr = a;
+        self
+    }
+    fn broadcast(mut self) -> Msg {
+        self.broadcast = true;
+        self
+    }
+    fn bytes(&self) -> Vec<u8> {
+        let mut p = vec![0u8; HEADER_LEN];
+        p[0] = 1;
+        p[1] = 1;
+        p[2] = 6;
+        p[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+        if self.broadcast {
+            p[10] = 0x80;
+        }
+        p[12..16].copy_from_slice(&self.ciaddr.octets());
+        p[24..28].copy_from_slice(&self.giaddr.octets());
+        p[28..34].copy_from_slice(&self.mac);
+        p[236..240].copy_from_slice(&MAGIC);
+        p.extend_from_slice(&[53, 1, self.kind]);
+        for (c, v) in &self.opts {
+            p.push(*c);
+            p.push(v.len() as u8);
+            p.extend_from_slice(v);
+        }
+        p.push(255);
+        p
+    }
+}
+
+fn send(s: &mut Server, m: &Msg) -> Outcome {
+    s.handle(&decode_request(&m.bytes()).unwrap(), NOW)
+}
+
+/// Options of a reply as (code, bytes).
+fn reply_opts(o: &Outcome) -> Vec<(u8, Vec<u8>)> {
+    let p = &o.reply.as_ref().expect("a reply").payload;
+    let mut out = Vec::new();
+    let mut i = HEADER_LEN;
+    while i < p.len() && p[i] != 255 {
+        if p[i] == 0 {
+            i += 1;
+            continue;
+        }
+        let len = p[i + 1] as usize;
+        out.push((p[i], p[i + 2..i + 2 + len].to_vec()));
+        i += 2 + len;
+    }
+    out
+}
+
+fn opt(o: &Outcome, code: u8) -> Option<Vec<u8>> {
+    reply_opts(o).into_iter().find(|(c, _)| *c == code).map(|(_, v)| v)
+}
+
+fn kind(o: &Outcome) -> Option<MessageType> {
+    o.reply.as_ref().map(|r| r.kind)
+}
+
+fn yiaddr(o: &Outcome) -> Ipv4Addr {
+    o.reply.as_ref().unwrap().yiaddr
+}
+
+/// DISCOVER, OFFER, REQUEST, ACK for one client.
+fn obtain(s: &mut Server, last: u8) -> Ipv4Addr {
+    let offer = send(s, &msg(1, last));
+    assert_eq!(kind(&offer), Some(MessageType::Offer), "{offer:?}");
+    let a = yiaddr(&offer);
+    let ack = send(s, &msg(3, last).server_id(SERVER).requested(a));
+    assert_eq!(kind(&ack), Some(MessageType::Ack), "{ack:?}");
+    assert!(matches!(ack.record, Some(Record::Bind { addr, .. }) if addr == a));
+    a
+}
+
+#[test]
+fn four_way_exchange_with_options_and_times() {
+    let mut s = server();
+    let offer = send(&mut s, &msg(1, 1).opt(55, &[1, 3, 6, 15, 51]));
+    assert_eq!(kind(&offer), Some(MessageType::Offer));
+    assert!(offer.record.is_none(), "offers are not persisted");
+    let a = yiaddr(&offer);
+    assert_eq!(a, ip("10.0.0.100"));
+    assert_eq!(opt(&offer, 54), Some(SERVER.octets().to_vec()));
+    assert_eq!(opt(&offer, 51), Some(3600u32.to_be_bytes().to_vec()));
+    assert_eq!(opt(&offer, 58), Some(1800u32.to_be_bytes().to_vec()));
+    assert_eq!(opt(&offer, 59), Some(3150u32.to_be_bytes().to_vec()));
+    assert_eq!(opt(&offer, 1), Some(vec![255, 255, 255, 0]));
+    // Only the router on this subnet.
+    assert_eq!(opt(&offer, 3), Some(vec![10, 0, 0, 1]));
+    assert_eq!(opt(&offer, 15), Some(b"example.lan".to_vec()));
+    // Not broadcast, no ciaddr: unicast to yiaddr at chaddr (§4.1).
+    let to = offer.reply.as_ref().unwrap().to;
+    assert_eq!((to.ip, to.port, to.link), (a, 68, LinkDest::Chaddr));
+    let ack = send(&mut s, &msg(3, 1).server_id(SERVER).requested(a).broadcast());
+    assert_eq!(kind(&ack), Some(MessageType::Ack));
+    let to = ack.reply.as_ref().unwrap().to;
+    assert_eq!((to.ip, to.link), (Ipv4Addr::BROADCAST, LinkDest::Broadcast));
+    // A second client gets another address.
+    assert_eq!(obtain(&mut s, 2), ip("10.0.0.101"));
+}
+
+#[test]
+fn parameter_request_list_is_respected() {
+    let mut s = server();
+    let offer = send(&mut s, &msg(1, 1).opt(55, &[1, 3]));
+    assert!(opt(&offer, 6).is_none() && opt(&offer, 15).is_none());
+    assert!(opt(&offer, 3).is_some());
+    // Without a list, the configured options are sent.
+    let offer = send(&mut s, &msg(1, 2));
+    assert!(opt(&offer, 6).is_some() && opt(&offer, 15).is_some());
+}
+
+#[test]
+fn option_108_only_when_requested_and_configured_with_code_108() {
+    let mut s = server_with(&["10.0.0.100,10.0.0.109"], &[], &["ipv6-only,1800"]);
+    let with = send(&mut s, &msg(1, 1).opt(55, &[1, 108]));
+    assert_eq!(opt(&with, 108), Some(1800u32.to_be_bytes().to_vec()));
+    assert!(opt(&with, 106).is_none());
+    // A client asking for 106 (what dhcproto calls IPv6-only) gets nothing.
+    let other = send(&mut s, &msg(1, 2).opt(55, &[1, 106]));
+    assert!(opt(&other, 108).is_none() && opt(&other, 106).is_none());
+    let unconfigured = send(&mut server(), &msg(1, 3).opt(55, &[1, 108]));
+    assert!(opt(&unconfigured, 108).is_none());
+}
+
+#[test]
+fn client_identifier_is_preferred_over_chaddr_and_echoed() {
+    let mut s = server();
+    let id = [1u8, 0xde, 0xad, 0xbe, 0xef, 0, 1];
+    let offer = send(&mut s, &msg(1, 1).opt(61, &id));
+    let a = yiaddr(&offer);
+    assert_eq!(opt(&offer, 61), Some(id.to_vec()), "RFC 6842 echo");
+    send(&mut s, &msg(3, 1).opt(61, &id).server_id(SERVER).requested(a));
+    // Same client id on another NIC: same address.
+    let again = send(&mut s, &msg(1, 7).opt(61, &id));
+    assert_eq!(yiaddr(&again), a);
+    // Same MAC without the id is another client.
+    let other = send(&mut s, &msg(1, 1));
+    assert_ne!(yiaddr(&other), a);
+}
+
+#[test]
+fn requested_address_honoured_when_free_and_in_range() {
+    let mut s = server();
+    let o = send(&mut s, &msg(1, 1).requested(ip("10.0.0.105")));
+    assert_eq!(yiaddr(&o), ip("10.0.0.105"));
+    let b = send(&mut s, &msg(1, 2).requested(ip("10.0.0.105")));
+    assert_ne!(yiaddr(&b), ip("10.0.0.105"), "offered to someone else");
+    let c = send(&mut s, &msg(1, 3).requested(ip("10.0.0.50")));
+    assert_ne!(yiaddr(&c), ip("10.0.0.50"), "outside the range");
+    assert!(s.config().pools[0].contains(yiaddr(&c)));
+}
+
+#[test]
+fn static_reservation_by_mac() {
+    let mut s = server();
+    let o = send(&mut s, &msg(1, 0xaa));
+    assert_eq!(yiaddr(&o), ip("10.0.0.5"));
+    let ack = send(&mut s, &msg(3, 0xaa).server_id(SERVER).requested(ip("10.0.0.5")));
+    assert_eq!(kind(&ack), Some(MessageType::Ack));
+    match ack.record {
+        Some(Record::Bind { hostname, .. }) => assert_eq!(hostname.as_deref(), Some("printer")),
+        r => panic!("{r:?}"),
+    }
+    // Nobody else gets the reserved address, even when asking for it.
+    let other = send(&mut s, &msg(3, 1).server_id(SERVER).requested(ip("10.0.0.5")));
+    assert_eq!(kind(&other), Some(MessageType::Nak));
+}
+
+#[test]
+fn selecting_another_server_withdraws_the_offer() {
+    let mut s = server();
+    let a = yiaddr(&send(&mut s, &msg(1, 1)));
+    let o = send(&mut s, &msg(3, 1).server_id(ip("10.0.0.254")).requested(a));
+    assert!(o.reply.is_none());
+    // The address is free again for someone else.
+    let b = send(&mut s, &msg(1, 2).requested(a));
+    assert_eq!(yiaddr(&b), a);
+}
+
+#[test]
+fn init_reboot_renew_rebind() {
+    let mut s = server();
+    let a = obtain(&mut s, 1);
+    // INIT-REBOOT for its own address: ACK; for another: NAK (broadcast).
+    let ok = send(&mut s, &msg(3, 1).requested(a));
+    assert_eq!(kind(&ok), Some(MessageType::Ack));
+    let wrong = send(&mut s, &msg(3, 1).requested(ip("10.0.0.107")));
+    assert_eq!(kind(&wrong), Some(MessageType::Nak));
+    assert_eq!(wrong.reply.as_ref().unwrap().to.link, LinkDest::Broadcast);
+    let wrong_net = send(&mut s, &msg(3, 9).requested(ip("192.168.1.5")));
+    assert_eq!(kind(&wrong_net), Some(MessageType::Nak));
+    // Unknown client, free address: silence (§4.3.2).
+    let unknown = send(&mut s, &msg(3, 9).requested(ip("10.0.0.108")));
+    assert!(unknown.reply.is_none());
+    // RENEWING: unicast with ciaddr, reply to ciaddr.
+    let renew = send(&mut s, &msg(3, 1).ciaddr(a));
+    assert_eq!(kind(&renew), Some(MessageType::Ack));
+    let r = renew.reply.as_ref().unwrap();
+    assert_eq!((r.to.ip, r.to.link, r.yiaddr), (a, LinkDest::Sender, a));
+    assert!(renew.record.is_some(), "the extension is persisted before the ACK");
+    // REBINDING by someone else for this address: NAK.
+    let steal = send(&mut s, &msg(3, 2).ciaddr(a).broadcast());
+    assert_eq!(kind(&steal), Some(MessageType::Nak));
+}
+
+#[test]
+fn release_then_reobtain_same_address() {
+    let mut s = server();
+    let a = obtain(&mut s, 1);
+    let rel = send(&mut s, &msg(7, 1).ciaddr(a).server_id(SERVER));
+    assert!(rel.reply.is_none());
+    assert!(matches!(rel.record, Some(Record::Release { .. })));
+    // Another new client gets a never-used address, not the released one.
+    assert_ne!(obtain(&mut s, 2), a);
+    assert_eq!(obtain(&mut s, 1), a);
+}
+
+#[test]
+fn decline_quarantines_the_address() {
+    let mut s = server();
+    let a = obtain(&mut s, 1);
+    let d = send(&mut s, &msg(4, 1).requested(a).server_id(SERVER));
+    assert!(matches!(d.record, Some(Record::Decline { .. })));
+    for last in 2..12 {
+        let o = send(&mut s, &msg(1, last));
+        if let Some(r) = o.reply {
+            assert_ne!(r.yiaddr, a, "declined address handed out");
+        }
+    }
+}
+
+#[test]
+fn pool_exhaustion_and_expiry_reclaims() {
+    let mut s = server_with(&["10.0.0.100,10.0.0.101,10s"], &[], &[]);
+    obtain(&mut s, 1);
+    obtain(&mut s, 2);
+    let none = send(&mut s, &msg(1, 3));
+    assert!(none.reply.is_none());
+    assert_eq!(s.stats().exhausted, 1);
+    // After the leases expired, the address free the longest is reused.
+    let later = s.handle(&decode_request(&msg(1, 3).bytes()).unwrap(), NOW + 11);
+    assert_eq!(kind(&later), Some(MessageType::Offer));
+}
+
+#[test]
+fn relayed_requests_use_the_relay_subnet_and_echo_option_82() {
+    let mut s = server();
+    let relay = ip("10.9.0.1");
+    let info = [1u8, 3, b'e', b't', b'h', 2, 2, 0xab, 0xcd];
+    let offer = send(&mut s, &msg(1, 1).giaddr(relay).opt(82, &info));
+    let a = yiaddr(&offer);
+    assert_eq!(a, ip("10.9.0.10"));
+    let r = offer.reply.as_ref().unwrap();
+    assert_eq!((r.to.ip, r.to.port, r.to.link), (relay, 67, LinkDest::Sender));
+    assert_eq!(opt(&offer, 3), Some(relay.octets().to_vec()));
+    assert_eq!(opt(&offer, 51), Some(1800u32.to_be_bytes().to_vec()));
+    assert_eq!(reply_opts(&offer).last().unwrap(), &(82u8, info.to_vec()), "option 82 echoed last");
+    let nak = send(&mut s, &msg(3, 1).giaddr(relay).requested(ip("10.0.0.100")));
+    assert_eq!(kind(&nak), Some(MessageType::Nak));
+    let r = nak.reply.as_ref().unwrap();
+    assert_eq!(r.to.ip, relay);
+    assert_eq!(r.payload[10] & 0x80, 0x80, "broadcast bit set on a relayed NAK");
+    let unknown = send(&mut s, &msg(1, 2).giaddr(ip("172.16.0.1")));
+    assert!(unknown.reply.is_none());
+}
+
+#[test]
+fn inform_gets_configuration_without_a_lease() {
+    let mut s = server();
+    let o = send(&mut s, &msg(8, 1).ciaddr(ip("10.0.0.77")));
+    assert_eq!(kind(&o), Some(MessageType::Ack));
+    assert!(opt(&o, 51).is_none() && o.record.is_none());
+    assert_eq!(yiaddr(&o), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(o.reply.as_ref().unwrap().to.ip, ip("10.0.0.77"));
+}
+
+#[test]
+fn replies_fit_the_client_maximum() {
+    let dns: Vec<String> = (1..60).map(|i| format!("10.0.0.{i}")).collect();
+    let opt_dns = format!("dns-server,{}", dns.join(","));
+    let mut s = server_with(&["10.0.0.100,10.0.0.109"], &[], &[&opt_dns]);
+    let o = send(&mut s, &msg(1, 1));
+    assert!(o.reply.as_ref().unwrap().payload.len() <= 576 - 28);
+    assert!(opt(&o, 54).is_some());
+    // With a larger maximum (option 57), the long DNS list is sent.
+    let big = send(&mut s, &msg(1, 2).opt(57, &1500u16.to_be_bytes()));
+    assert_eq!(opt(&big, 6).map(|v| v.len()), Some(59 * 4));
+}
+
+#[test]
+fn replayed_records_restore_bindings() {
+    let mut s = server();
+    let a = obtain(&mut s, 1);
+    let mut fresh = server();
+    for r in s.snapshot(NOW) {
+        fresh.replay(&r);
+    }
+    let renew = send(&mut fresh, &msg(3, 1).ciaddr(a));
+    assert_eq!(kind(&renew), Some(MessageType::Ack));
+    let steal = send(&mut fresh, &msg(3, 2).server_id(SERVER).requested(a));
+    assert_eq!(kind(&steal), Some(MessageType::Nak));
+}
