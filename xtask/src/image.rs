@@ -31,6 +31,7 @@ use std::process::Command;
 pub const IMAGES: &[(&str, &str, &str)] = &[
     ("contract", "platform-contract", "contract-server"),
     ("hello", "platform-contract", "hello"),
+    ("dhcp", "dhcp", "dhcp"),
 ];
 
 /// The rustc target of std images.
