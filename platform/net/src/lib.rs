@@ -41,6 +41,9 @@ use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Cidr, Ipv6Address, Ipv6Cidr};
 
 use crate::core::{Inner, Shared, Tunables, smol_now};
 
+/// Full-sized segments a TCP buffer holds at least (see [`Config::tcp_buffer`]).
+pub const MIN_SEGMENTS_IN_FLIGHT: usize = 4;
+
 /// Configuration of one stack instance.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -49,7 +52,10 @@ pub struct Config {
     /// Seed for initial sequence numbers and ephemeral ports; take it from
     /// the platform's entropy (the simulator passes its seed).
     pub seed: u64,
-    /// Receive and send buffer of each TCP socket, in bytes.
+    /// Receive and send buffer of each TCP socket, in bytes. Raised to
+    /// [`MIN_SEGMENTS_IN_FLIGHT`] segments of the device's MTU when that is
+    /// more, so that on a jumbo-frame link more than one segment can be in
+    /// flight (with a single one, the peer's delayed ACK paces the transfer).
     pub tcp_buffer: usize,
     /// Name of the interface for logs and `describe()` (e.g. "tap0", "service").
     pub name: String,
@@ -153,7 +159,7 @@ pub fn new_stack_with_handle(net: Rc<dyn Net>, config: Config) -> io::Result<(St
     let now = time::now();
     let iface = Interface::new(icfg, &mut dev, smol_now(now));
     let tune = Tunables {
-        tcp_buffer: config.tcp_buffer.max(1024),
+        tcp_buffer: config.tcp_buffer.max(1024).max(MIN_SEGMENTS_IN_FLIGHT * info.mtu),
         udp_buffer: config.udp_buffer.max(1024),
         udp_packets: config.udp_packets.max(1),
         raw_queue: config.raw_queue.max(1),

@@ -20,6 +20,7 @@ mod host;
 mod runner;
 mod runtime;
 mod tap;
+mod tap_gso;
 pub mod testnet;
 
 pub use devices::{DEFAULT_SECTOR_SIZE, FileBlock, GetrandomEntropy, StdoutConsole, file_block};
