@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use futures_lite::io::AsyncWriteExt;
+use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -44,6 +44,11 @@ pub const TEST_MODE_SECRET: &str = "pinata-test-mode-secret (worthless: this Pi�
 /// Connections handled at once, all services together; more are closed at
 /// accept.
 pub const MAX_CONNECTIONS: usize = 512;
+
+/// After its last TLS record the Piñata waits this long for the peer to close
+/// first, so that TIME-WAIT — a socket with its buffers, on the netstack — is
+/// the peer's to keep, not the Piñata's (see [`linger`]).
+pub const LINGER: Duration = Duration::from_secs(2);
 
 const ARGS: &[ArgSpec] = &[
     ArgSpec::value("secret", "TEXT", "the secret, sent to whoever wins (required unless --test)"),
@@ -297,8 +302,24 @@ fn log_handshake<IO>(p: &Pinata, service: Service, peer: SocketAddr, tls: &TlsSt
     }
 }
 
-/// Writes the secret into an authenticated session and closes it. The only
-/// place the secret's bytes are used.
+/// Waits (at most [`LINGER`]) for the peer to close its side, discarding
+/// what it sends, before the caller drops the connection: a peer that closes
+/// after the Piñata's last record (an alert, or the secret and close_notify)
+/// keeps TIME-WAIT itself. A peer that does not is closed on anyway.
+async fn linger<IO: AsyncRead + Unpin>(mut io: IO) {
+    let _ = time::timeout(LINGER, async {
+        let mut sink = [0u8; 512];
+        while let Ok(n) = io.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Writes the secret into an authenticated session, then close_notify, then
+/// lingers for the peer's close. The only place the secret's bytes are used.
 async fn deliver<IO: AsyncRead + AsyncWrite + Unpin>(
     p: &Pinata,
     service: Service,
@@ -316,14 +337,26 @@ async fn deliver<IO: AsyncRead + AsyncWrite + Unpin>(
     let sent = time::timeout(p.handshake_timeout, async {
         tls.write_all(p.secret.expose()).await?;
         tls.flush().await?;
-        tls.close().await
+        // close_notify without closing the TCP connection: the peer closes first.
+        let (mut io, mut conn) = tls.into_inner();
+        conn.send_close_notify();
+        let mut last = Vec::new();
+        while conn.wants_write() {
+            conn.write_tls(&mut last)?;
+        }
+        io.write_all(&last).await?;
+        io.flush().await?;
+        Ok::<_, io::Error>(io)
     })
     .await;
     match sent {
-        Ok(Ok(())) => log::info!(
-            "port {port} peer {peer}: {session}: peer certificate chains to the Piñata CA: secret sent ({} bytes)",
-            p.secret.len()
-        ),
+        Ok(Ok(io)) => {
+            log::info!(
+                "port {port} peer {peer}: {session}: peer certificate chains to the Piñata CA: secret sent ({} bytes)",
+                p.secret.len()
+            );
+            linger(io).await;
+        }
         Ok(Err(e)) => log::info!("port {port} peer {peer}: {session}: authenticated, but sending failed: {e}"),
         Err(_) => log::info!("port {port} peer {peer}: {session}: authenticated, but sending timed out"),
     }
@@ -339,6 +372,8 @@ async fn bounty_server(p: &Pinata, stream: TcpStream, peer: SocketAddr) {
     log_handshake(p, Service::Server, peer, &tls, &r);
     if r.is_ok() {
         deliver(p, Service::Server, peer, tls).await;
+    } else {
+        linger(tls.into_inner().0).await;
     }
 }
 
@@ -353,6 +388,8 @@ async fn bounty_client(p: &Pinata, stream: TcpStream, peer: SocketAddr) {
     log_handshake(p, Service::Client, peer, &tls, &r);
     if r.is_ok() {
         deliver(p, Service::Client, peer, tls).await;
+    } else {
+        linger(tls.into_inner().0).await;
     }
 }
 
@@ -387,6 +424,8 @@ async fn connect_back(p: &Pinata, stream: TcpStream, peer: SocketAddr) {
     log_handshake(p, Service::ConnectBack, target, &tls, &r);
     if r.is_ok() {
         deliver(p, Service::ConnectBack, target, tls).await;
+    } else {
+        linger(tls.into_inner().0).await;
     }
 }
 

@@ -4,3 +4,12 @@
 fn main() -> std::process::ExitCode {
     platform_unix::run(&pinata::APPLIANCE)
 }
+
+// The image's manifest note: must list `APPLIANCE.devices` (checked at boot).
+#[cfg(solo5_hvt)]
+platform_hvt::manifest!(("service", NetBasic));
+
+#[cfg(solo5_hvt)]
+fn main() -> std::process::ExitCode {
+    platform_hvt::run(&pinata::APPLIANCE)
+}

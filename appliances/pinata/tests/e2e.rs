@@ -13,16 +13,6 @@ use std::time::Duration;
 use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
 use support::*;
 
-fn handshake_failed_on(port: u16) -> impl Fn(&str) -> bool {
-    let needle = format!("port {port} peer ");
-    move |l: &str| l.contains(&needle) && l.contains("handshake failed")
-}
-
-fn secret_sent_on(port: u16) -> impl Fn(&str) -> bool {
-    let needle = format!("port {port} peer ");
-    move |l: &str| l.contains(&needle) && l.contains("secret sent")
-}
-
 /// A client certificate that does not chain to the Piñata CA gets nothing:
 /// none, self-signed, another CA's, one signed by a key claiming the Piñata
 /// CA's name; on TLS 1.3 and 1.2.

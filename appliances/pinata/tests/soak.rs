@@ -77,7 +77,6 @@ fn refused_handshakes(port: u16, n: usize, threads: usize, secret: &str) {
                             break;
                         }
                     }
-                    let _ = conn.complete_io(&mut sock);
                     let mut plain = Vec::new();
                     loop {
                         match conn.complete_io(&mut sock) {
@@ -89,7 +88,10 @@ fn refused_handshakes(port: u16, n: usize, threads: usize, secret: &str) {
                     }
                     let _ = conn.reader().read_to_end(&mut plain);
                     assert!(!plain.windows(secret.len()).any(|w| w == secret.as_slice()), "got the secret");
-                    // Wait for the Piñata to close: its task for this connection is over.
+                    // Close our side (the Piñata waits for it, so that TIME-WAIT
+                    // is ours), then wait for the Piñata to close: its task for
+                    // this connection is over.
+                    let _ = sock.shutdown(std::net::Shutdown::Write);
                     let mut rest = Vec::new();
                     let _ = sock.read_to_end(&mut rest);
                 }

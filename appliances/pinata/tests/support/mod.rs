@@ -1,11 +1,13 @@
 //! Helpers of the end-to-end tests: run the built `pinata` binary on free
 //! unprivileged ports of 127.0.0.1, wait for its readiness line, drive it
-//! with real `openssl` and `curl`, and make certificates with rcgen.
+//! with real `openssl` and `curl`, and make certificates with rcgen. The
+//! clients can also run inside a network namespace (`ip netns exec`), for the
+//! hvt tests whose Piñata sits behind a tap.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,7 +47,7 @@ pub struct Lines(Arc<(Mutex<LinesState>, Condvar)>);
 type LinesState = (Vec<String>, bool);
 
 impl Lines {
-    fn collect(stream: impl Read + Send + 'static) -> Lines {
+    pub fn collect(stream: impl Read + Send + 'static) -> Lines {
         let lines = Lines::default();
         let sink = lines.clone();
         thread::spawn(move || {
@@ -129,6 +131,18 @@ impl Lines {
     pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
         self.all().iter().filter(|l| pred(l)).count()
     }
+}
+
+/// Log lines of a refused handshake on `port`.
+pub fn handshake_failed_on(port: u16) -> impl Fn(&str) -> bool {
+    let needle = format!("port {port} peer ");
+    move |l: &str| l.contains(&needle) && l.contains("handshake failed")
+}
+
+/// Log lines of a secret delivered on `port`.
+pub fn secret_sent_on(port: u16) -> impl Fn(&str) -> bool {
+    let needle = format!("port {port} peer ");
+    move |l: &str| l.contains(&needle) && l.contains("secret sent")
 }
 
 /// The ports of a running Piñata.
@@ -334,10 +348,27 @@ pub fn run_output(cmd: &mut Command) -> String {
     format!("{}\n{}", out.text(), err.text())
 }
 
+/// `program`, run inside the network namespace `ns` (`ip netns exec`) if given.
+pub fn tool(ns: Option<&str>, program: &str) -> Command {
+    match ns {
+        Some(ns) => {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", ns, program]);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
 /// `openssl s_client` to 127.0.0.1:`port`, waiting for the server to close.
 pub fn s_client(port: u16, cert: Option<&CertFiles>, extra: &[&str]) -> String {
-    let mut cmd = Command::new("openssl");
-    cmd.args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-ign_eof"]);
+    s_client_to(None, "127.0.0.1", port, cert, extra)
+}
+
+/// `openssl s_client` to `host`:`port` (from inside `ns`, if given).
+pub fn s_client_to(ns: Option<&str>, host: &str, port: u16, cert: Option<&CertFiles>, extra: &[&str]) -> String {
+    let mut cmd = tool(ns, "openssl");
+    cmd.args(["s_client", "-connect", &format!("{host}:{port}"), "-ign_eof"]);
     if let Some(c) = cert {
         cmd.arg("-cert").arg(&c.cert).arg("-key").arg(&c.key);
     }
@@ -347,7 +378,12 @@ pub fn s_client(port: u16, cert: Option<&CertFiles>, extra: &[&str]) -> String {
 
 /// `curl` with the given arguments; the body (and errors).
 pub fn curl(args: &[&str]) -> String {
-    run_output(Command::new("curl").args(["-sS", "--max-time", "20"]).args(args))
+    curl_in(None, args)
+}
+
+/// `curl` (from inside `ns`, if given).
+pub fn curl_in(ns: Option<&str>, args: &[&str]) -> String {
+    run_output(tool(ns, "curl").args(["-sS", "--max-time", "20"]).args(args))
 }
 
 /// A running `openssl s_server` on 127.0.0.1, serving one connection.
@@ -361,8 +397,13 @@ pub struct SServer {
 
 impl SServer {
     pub fn start(port: u16, cert: &CertFiles) -> SServer {
-        let mut child = Command::new("openssl")
-            .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-naccept", "1"])
+        SServer::start_at(None, "127.0.0.1", port, cert)
+    }
+
+    /// Listening on `host`:`port` (inside `ns`, if given).
+    pub fn start_at(ns: Option<&str>, host: &str, port: u16, cert: &CertFiles) -> SServer {
+        let mut child = tool(ns, "openssl")
+            .args(["s_server", "-accept", &format!("{host}:{port}"), "-naccept", "1"])
             .arg("-cert")
             .arg(&cert.cert)
             .arg("-key")
@@ -389,8 +430,14 @@ impl Drop for SServer {
 
 /// Connects to `a` and `b` and copies bytes both ways until either closes.
 pub fn relay(a: u16, b: u16) -> thread::JoinHandle<()> {
-    let left = TcpStream::connect(("127.0.0.1", a)).unwrap();
-    let right = TcpStream::connect(("127.0.0.1", b)).unwrap();
+    relay_addrs(SocketAddr::from(([127, 0, 0, 1], a)), SocketAddr::from(([127, 0, 0, 1], b)))
+}
+
+/// Connects to `a` and `b` (from the calling thread's network namespace) and
+/// copies bytes both ways until either closes.
+pub fn relay_addrs(a: SocketAddr, b: SocketAddr) -> thread::JoinHandle<()> {
+    let left = TcpStream::connect_timeout(&a, WAIT).unwrap();
+    let right = TcpStream::connect_timeout(&b, WAIT).unwrap();
     let pump = |mut from: TcpStream, mut to: TcpStream| {
         thread::spawn(move || {
             let mut buf = [0u8; 16 * 1024];

@@ -1,0 +1,105 @@
+//! Shared driver of the Piñata's fuzz targets: the real rustls configurations
+//! of `pinata-core` (fresh CA, whose key is gone once the leaves are signed),
+//! a connection fed with arbitrary bytes as the peer's TLS records, and the
+//! one property that matters: no handshake completes, so the Piñata would
+//! never reach the point where it writes its secret.
+
+use std::io::Read;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use pinata_core::{CaMode, Pki};
+use rustls::pki_types::ServerName;
+use rustls::time_provider::DefaultTimeProvider;
+use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+
+/// What the appliance writes after a completed handshake; the fuzz targets
+/// assert it is never sent.
+pub const SECRET: &[u8] = b"FUZZ-SECRET-never-to-be-sent";
+
+/// The Piñata's configurations, made once per process.
+pub struct Configs {
+    /// Port 10000: client certificate chaining to the CA required.
+    pub bounty_server: Arc<ServerConfig>,
+    /// Ports 10001/10002: the server must chain to the CA.
+    pub bounty_client: Arc<ClientConfig>,
+}
+
+pub fn configs() -> &'static Configs {
+    static CONFIGS: OnceLock<Configs> = OnceLock::new();
+    CONFIGS.get_or_init(|| {
+        let pki = Pki::generate(CaMode::Fresh, SystemTime::now(), "pinata.local").expect("certificates");
+        let time = Arc::new(DefaultTimeProvider);
+        Configs {
+            bounty_server: pinata_core::tls::bounty_server(&pki, time.clone()).expect("server config"),
+            bounty_client: pinata_core::tls::bounty_client(&pki, time).expect("client config"),
+        }
+    })
+}
+
+/// A fresh port-10000 connection, as the appliance makes per accepted TCP connection.
+pub fn server() -> Connection {
+    ServerConnection::new(configs().bounty_server.clone()).expect("server connection").into()
+}
+
+/// A fresh 10001/10002 client connection; its ClientHello is already taken
+/// (and dropped), so the next input is the peer's answer.
+pub fn client() -> Connection {
+    let name = ServerName::IpAddress(std::net::Ipv4Addr::new(10, 0, 0, 1).into());
+    let mut conn: Connection =
+        ClientConnection::new(configs().bounty_client.clone(), name).expect("client connection").into();
+    drain(&mut conn);
+    conn
+}
+
+/// Takes whatever the connection wants to send.
+fn drain(conn: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        match conn.write_tls(&mut out) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    out
+}
+
+/// Feeds `data` as the peer's bytes: the first byte picks the size of the
+/// pieces `read_tls` gets (0: all at once), the rest is the byte stream.
+///
+/// Like the appliance, the driver writes [`SECRET`] into the session as soon
+/// as a handshake completes; it then panics, because completing a handshake
+/// on fuzz input means winning without the CA's key. Plaintext delivered
+/// before the handshake completes is a failure too.
+pub fn feed(mut conn: Connection, data: &[u8]) {
+    let Some((&step, stream)) = data.split_first() else { return };
+    let step = if step == 0 { stream.len().max(1) } else { step as usize };
+    for piece in stream.chunks(step) {
+        let mut rest = piece;
+        while !rest.is_empty() {
+            match conn.read_tls(&mut rest) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let processed = conn.process_new_packets();
+            drain(&mut conn);
+            if processed.is_err() {
+                return;
+            }
+            if !conn.is_handshaking() {
+                // Where the appliance calls `deliver`.
+                let peer = conn.peer_certificates().map(|c| c.len()).unwrap_or(0);
+                let _ = std::io::Write::write_all(&mut conn.writer(), SECRET);
+                let sent = drain(&mut conn);
+                panic!(
+                    "a handshake completed on fuzz input (peer certificates: {peer}); secret written, {} bytes sent",
+                    sent.len()
+                );
+            }
+            let mut plain = [0u8; 256];
+            if let Ok(n) = conn.reader().read(&mut plain) {
+                assert_eq!(n, 0, "application data accepted before the handshake completed");
+            }
+        }
+    }
+}
