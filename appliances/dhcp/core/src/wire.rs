@@ -182,7 +182,24 @@ pub fn decode_request(payload: &[u8]) -> Result<Request, WireError> {
     Ok(Request { msg, raw, bad_options })
 }
 
+/// Whether dhcproto 0.15 can decode option `code` of `len` bytes without panicking: a few
+/// of its decoders `debug_assert` the length or subtract from it (found by the fuzz
+/// target), so those lengths are refused here first.
+fn length_ok(code: u8, len: usize) -> bool {
+    match code {
+        80 => len == 0,        // rapid commit
+        81 => len >= 3,        // client FQDN: flags, rcode1, rcode2, name
+        94 => len == 3,        // client network interface
+        151 => len >= 1,       // bulk leasequery status code
+        152..=155 => len == 4, // bulk leasequery times
+        _ => true,
+    }
+}
+
 fn decode_option(code: u8, data: &[u8]) -> Option<DhcpOption> {
+    if !length_ok(code, data.len()) {
+        return None;
+    }
     let mut buf = Vec::with_capacity(data.len() + 4);
     for chunk in data.chunks(255) {
         buf.push(code);
@@ -269,6 +286,16 @@ mod tests {
         assert_eq!(r.bad_options, 1);
         assert_eq!(r.server_id(), Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(r.requested_ip(), None);
+        // Lengths dhcproto's decoders assert or subtract from: refused, not a panic.
+        for (code, len) in
+            [(80u8, 1u8), (81, 0), (81, 2), (94, 2), (94, 4), (151, 0), (152, 3), (153, 0), (154, 5), (155, 1)]
+        {
+            let mut opts = vec![53, 1, 1, code, len];
+            opts.extend(std::iter::repeat_n(7, usize::from(len)));
+            opts.push(255);
+            let r = decode_request(&base(&opts)).unwrap();
+            assert_eq!(r.bad_options, 1, "option {code} of {len} bytes");
+        }
         for len in 0..300 {
             let mut p = base(&[53, 1, 1, 61, 7, 1, 2, 3, 4, 5, 6, 7, 55, 3, 1, 3, 6, 255]);
             p.truncate(len.min(p.len()));

@@ -1,0 +1,693 @@
+//! End-to-end scenarios with real clients: busybox `udhcpc`, ISC `dhclient`
+//! and `dhcrelay` (Debian packages `busybox`, `isc-dhcp-client`,
+//! `isc-dhcp-relay`, `iproute2`; needs root), against the server on a
+//! [`Backend`]: the unix binary (`tests/e2e.rs`) or `dist/dhcp.hvt` under the
+//! tender's process engine (`tests/hvt.rs`), both attached to the same tap.
+//!
+//! Topology, all in namespaces each test makes (test traffic never leaves
+//! them): a server namespace holding the tap the server attaches
+//! (netstack on the tap) and a bridge `br0` joining that tap to one veth per
+//! client; every client runs in its own namespace on the other end of its
+//! veth, as interface `eth0` with a fixed MAC. `br0` carries 10.77.0.2, from
+//! which the tests read the status page and send garbage. Waits poll for
+//! lines or files with a deadline, never a fixed sleep.
+
+// Each test binary uses a part of this module.
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use platform_unix::testnet::NetNs;
+
+pub const WAIT: Duration = Duration::from_secs(40);
+pub const SERVER: &str = "10.77.0.1";
+pub const BRIDGE_IP: &str = "10.77.0.2";
+
+pub fn require(tool: &str, args: &[&str], package: &str) {
+    let ok = Command::new(tool).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    assert!(
+        ok.is_ok(),
+        "the DHCP end-to-end tests need `{tool}` (Debian package {package}): apt-get install -y {package}"
+    );
+}
+
+fn require_tools() {
+    require("busybox", &["udhcpc", "--help"], "busybox");
+    require("dhclient", &["--version"], "isc-dhcp-client");
+    require("ip", &["-V"], "iproute2");
+}
+
+/// Where the server runs.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// The unix binary of this package.
+    Unix,
+    /// An hvt image under the tender's process engine.
+    Hvt { tender: PathBuf, image: PathBuf },
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}
+
+impl Backend {
+    /// The hvt backend: the image from `HVT_DHCP_IMAGE`, else `dist/dhcp.hvt`; the tender
+    /// from `HVT_TENDER`, else `tender` built in `target`, `tender/target`,
+    /// `$CARGO_TARGET_DIR` or on `PATH` (as platform/contract's hvt test). Panics, naming
+    /// what to build, when either is missing.
+    pub fn hvt() -> Backend {
+        let root = workspace_root();
+        let image = std::env::var_os("HVT_DHCP_IMAGE").map(PathBuf::from).unwrap_or_else(|| root.join("dist/dhcp.hvt"));
+        assert!(
+            image.is_file(),
+            "{} is missing: build it with `cargo xtask image dhcp` (or set HVT_DHCP_IMAGE)",
+            image.display()
+        );
+        let tender = match std::env::var_os("HVT_TENDER") {
+            Some(p) => {
+                let p = PathBuf::from(p);
+                assert!(p.is_file(), "HVT_TENDER={} is not a file", p.display());
+                p
+            }
+            None => {
+                let mut candidates = Vec::new();
+                for profile in ["release", "debug"] {
+                    candidates.push(root.join("target").join(profile).join("tender"));
+                    candidates.push(root.join("tender/target").join(profile).join("tender"));
+                    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+                        candidates.push(PathBuf::from(&t).join(profile).join("tender"));
+                        candidates.push(PathBuf::from(&t).join("tender").join(profile).join("tender"));
+                    }
+                }
+                if let Some(path) = std::env::var_os("PATH") {
+                    candidates.extend(std::env::split_paths(&path).map(|d| d.join("tender")));
+                }
+                candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| {
+                    panic!("no tender binary: build it (cargo build --release -p tender) or set HVT_TENDER")
+                })
+            }
+        };
+        Backend::Hvt { tender, image }
+    }
+
+    /// The command line (run inside the server namespace) of the server on `tap0` with
+    /// lease storage `block` and appliance arguments `args`.
+    pub fn command(&self, block: &Path, args: &[&str]) -> Vec<OsString> {
+        let mut out: Vec<OsString> = Vec::new();
+        let storage = format!("--block:storage={}", block.display());
+        match self {
+            Backend::Unix => {
+                out.push(env!("CARGO_BIN_EXE_dhcp").into());
+                out.push("--net:service=tap0".into());
+                out.push(storage.into());
+            }
+            Backend::Hvt { tender, image } => {
+                out.push(tender.into());
+                out.push("--engine=process".into());
+                out.push("--net:service=tap0".into());
+                out.push(storage.into());
+                out.push("--".into());
+                out.push(image.into());
+            }
+        }
+        out.extend(args.iter().map(OsString::from));
+        out
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("dhcp-e2e-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn until<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    until_ctx(what, String::new, f)
+}
+
+/// Like [`until`]; `ctx` says what was seen when it times out.
+pub fn until_ctx<T>(what: &str, ctx: impl Fn() -> String, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}; seen:\n{}", ctx());
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The running server: its output lines and process.
+pub struct Server {
+    child: Child,
+    pub lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    pub fn start(lab: &Lab, extra: &[&str]) -> Server {
+        let mut args = vec!["--ipv4=10.77.0.1/24", "--option=dns-server,10.77.0.53", "--domain=example.lan"];
+        if !extra.iter().any(|a| a.starts_with("--option=router")) {
+            args.push("--option=router,10.77.0.1");
+        }
+        args.extend_from_slice(extra);
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", lab.server_ns.name()])
+            .args(lab.backend.command(&lab.dir.path("leases.img"), &args))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for stream in
+            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+        {
+            let sink = lines.clone();
+            thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    eprintln!("[dhcp] {line}");
+                    sink.lock().unwrap().push(line);
+                }
+            });
+        }
+        let mut s = Server { child, lines };
+        s.wait_for("the readiness line", |l| l.contains("; ready"));
+        if matches!(lab.backend, Backend::Hvt { .. }) {
+            // The image, not a host binary, answered.
+            s.wait_for("the hvt boot line", |l| l.contains("starting on hvt"));
+        }
+        s
+    }
+
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let lines = self.lines.clone();
+        let child = &mut self.child;
+        until(what, || {
+            if let Some(l) = lines.lock().unwrap().iter().find(|l| pred(l)) {
+                return Some(l.clone());
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let out = lines.lock().unwrap().join("\n");
+                panic!("dhcp exited ({status}) while waiting for {what}:\n{out}");
+            }
+            None
+        })
+    }
+
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Namespaces: the server's (tap0 + br0) and one per client.
+pub struct Lab {
+    pub backend: Backend,
+    pub dir: TempDir,
+    pub server_ns: NetNs,
+    pub clients: Vec<Client>,
+}
+
+pub struct Client {
+    pub ns: NetNs,
+    pub mac: String,
+    pub events: PathBuf,
+}
+
+const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
+# Records what udhcpc was told and configures the address (renewals are unicast from it).
+echo "$1 ip=$ip mask=$mask router=$router dns=$dns lease=$lease serverid=$serverid domain=$domain" >> "$EVENTS"
+# The address is left in place on deconfig: udhcpc runs the script right
+# after sending its RELEASE, which may still wait for ARP, and removing the
+# address would drop it.
+case "$1" in
+  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface" ;;
+esac
+exit 0
+"#;
+
+const DHCLIENT_SCRIPT: &str = r#"#!/bin/sh
+echo "$reason ip=$new_ip_address mask=$new_subnet_mask router=$new_routers lease=$new_dhcp_lease_time" >> "$EVENTS"
+case "$reason" in
+  BOUND|RENEW|REBIND|REBOOT) ip addr flush dev "$interface"; ip addr add "$new_ip_address/24" dev "$interface" ;;
+  # Not on RELEASE: dhclient runs the script while its RELEASE may still
+  # wait for ARP, and removing the address would drop it.
+  EXPIRE|FAIL|STOP) ip addr flush dev "$interface" ;;
+esac
+exit 0
+"#;
+
+impl Lab {
+    pub fn new(backend: &Backend, tag: &str, clients: usize) -> Lab {
+        require_tools();
+        let dir = TempDir::new(tag);
+        std::fs::write(dir.path("leases.img"), vec![0u8; 1 << 20]).unwrap();
+        std::fs::write(dir.path("udhcpc.sh"), UDHCPC_SCRIPT).unwrap();
+        assert!(Command::new("chmod").arg("+x").arg(dir.path("udhcpc.sh")).status().unwrap().success());
+        let server_ns = NetNs::unique("dhcp-s").expect("the DHCP e2e tests need root and iproute2");
+        server_ns.ip(&["link", "set", "lo", "up"]).unwrap();
+        server_ns.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]).unwrap();
+        server_ns.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
+        server_ns.ip(&["link", "set", "tap0", "master", "br0"]).unwrap();
+        server_ns.ip(&["addr", "add", &format!("{BRIDGE_IP}/24"), "dev", "br0"]).unwrap();
+        server_ns.ip(&["link", "set", "tap0", "up"]).unwrap();
+        server_ns.ip(&["link", "set", "br0", "up"]).unwrap();
+        let mut lab = Lab { backend: backend.clone(), dir, server_ns, clients: Vec::new() };
+        for _ in 0..clients {
+            lab.add_client();
+        }
+        lab
+    }
+
+    pub fn add_client(&mut self) -> usize {
+        let i = self.clients.len();
+        let ns = NetNs::unique("dhcp-c").unwrap();
+        let (outside, inside) = (format!("vs{i}"), format!("vc{i}"));
+        let s = &self.server_ns;
+        s.ip(&["link", "add", &outside, "type", "veth", "peer", "name", &inside]).unwrap();
+        s.ip(&["link", "set", &inside, "netns", ns.name()]).unwrap();
+        s.ip(&["link", "set", &outside, "master", "br0"]).unwrap();
+        s.ip(&["link", "set", &outside, "up"]).unwrap();
+        let mac = format!("02:dd:00:00:{:02x}:{:02x}", i / 256, i % 256);
+        ns.ip(&["link", "set", &inside, "name", "eth0"]).unwrap();
+        ns.ip(&["link", "set", "eth0", "address", &mac]).unwrap();
+        ns.ip(&["link", "set", "lo", "up"]).unwrap();
+        ns.ip(&["link", "set", "eth0", "up"]).unwrap();
+        let events = self.dir.path(&format!("events-{i}"));
+        self.clients.push(Client { ns, mac, events });
+        i
+    }
+
+    /// Runs udhcpc in client `i` (extra arguments appended); killed on drop.
+    pub fn udhcpc(&self, i: usize, extra: &[&str]) -> Reaped {
+        let c = &self.clients[i];
+        let script = self.dir.path("udhcpc.sh");
+        let mut args = vec!["netns", "exec", c.ns.name(), "busybox", "udhcpc", "-i", "eth0", "-f"];
+        let script = script.to_str().unwrap();
+        args.extend_from_slice(&["-s", script]);
+        args.extend_from_slice(extra);
+        Command::new("ip")
+            .args(&args)
+            .env("EVENTS", &c.events)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map(Reaped)
+            .expect("run udhcpc")
+    }
+
+    pub fn dhclient(&self, i: usize, extra: &[&str]) -> std::process::Output {
+        let c = &self.clients[i];
+        // dhclient runs its script with a clean environment: name the file in it.
+        let script = self.dir.path(&format!("dhclient-{i}.sh"));
+        let body = DHCLIENT_SCRIPT.replacen("\n", &format!("\nEVENTS='{}'\n", c.events.display()), 1);
+        std::fs::write(&script, body).unwrap();
+        assert!(Command::new("chmod").arg("+x").arg(&script).status().unwrap().success());
+        let lf = self.dir.path(&format!("dhclient-{i}.leases"));
+        let pf = self.dir.path(&format!("dhclient-{i}.pid"));
+        let mut args = vec!["netns", "exec", c.ns.name(), "dhclient", "-4", "-1"];
+        let (script, lf, pf) = (script.to_str().unwrap(), lf.to_str().unwrap(), pf.to_str().unwrap());
+        args.extend_from_slice(&["-sf", script, "-lf", lf, "-pf", pf]);
+        args.extend_from_slice(extra);
+        args.push("eth0");
+        Command::new("ip").args(&args).env("EVENTS", &c.events).output().expect("run dhclient")
+    }
+
+    pub fn events(&self, i: usize) -> Vec<String> {
+        std::fs::read_to_string(&self.clients[i].events).unwrap_or_default().lines().map(str::to_string).collect()
+    }
+
+    /// Waits for the `n`-th event of client `i` starting with `kind`; returns its ip=.
+    pub fn wait_event(&self, i: usize, kind: &str, n: usize) -> Ipv4Addr {
+        let ctx = || self.events(i).join("\n");
+        let line = until_ctx(&format!("event {kind} #{n} of client {i}"), ctx, || {
+            self.events(i).into_iter().filter(|l| l.starts_with(&format!("{kind} "))).nth(n - 1)
+        });
+        field(&line, "ip").parse().unwrap_or_else(|_| panic!("no address in {line}"))
+    }
+
+    /// Runs `f` on a thread inside the server namespace.
+    pub fn in_server_ns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        thread::scope(|s| {
+            s.spawn(|| {
+                self.server_ns.enter_current_thread().unwrap();
+                f()
+            })
+            .join()
+            .unwrap()
+        })
+    }
+
+    pub fn status_page(&self) -> String {
+        self.in_server_ns(|| {
+            let mut s = TcpStream::connect((SERVER, 80)).expect("connect to the status page");
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        })
+    }
+
+    /// The server's lease listing: (address, mac, hostname).
+    pub fn leases(&self) -> Vec<(Ipv4Addr, String, String)> {
+        let body = self.status_page();
+        let body = body.split("\r\n\r\n").nth(1).unwrap_or_else(|| panic!("not HTTP: {body}"));
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f[0].parse().unwrap(), f[1].to_string(), f[3].to_string())
+            })
+            .collect()
+    }
+}
+
+/// A client process, killed when the test ends (also when it fails).
+pub struct Reaped(Child);
+
+impl Reaped {
+    pub fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.wait()
+    }
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Stops the dhclient daemon of client `i` when the test ends.
+pub struct DhclientStopper<'a>(pub &'a Lab, pub usize);
+
+impl Drop for DhclientStopper<'_> {
+    fn drop(&mut self) {
+        let pf = self.0.dir.path(&format!("dhclient-{}.pid", self.1));
+        if let Some(pid) = std::fs::read_to_string(pf).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
+pub fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).unwrap_or("")
+}
+
+pub fn in_range(a: Ipv4Addr, lo: u8, hi: u8) -> bool {
+    let o = a.octets();
+    o[..3] == [10, 77, 0] && (lo..=hi).contains(&o[3])
+}
+
+/// udhcpc: obtain (4-way), renew (SIGUSR1: unicast REQUEST), release
+/// (SIGUSR2), and re-obtain the same address.
+pub fn udhcpc_obtains_renews_releases_and_reobtains(backend: &Backend) {
+    let lab = Lab::new(backend, "udhcpc", 1);
+    let mut server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.149,2m"]);
+    let client = lab.udhcpc(0, &["-t", "10", "-T", "1"]);
+    let pid = client.id().to_string();
+    let a = lab.wait_event(0, "bound", 1);
+    assert!(in_range(a, 100, 149), "{a}");
+    let granted = format!("lease {a} granted to {} for 120s", lab.clients[0].mac);
+    server.wait_for("the lease log line", |l| l.contains(&granted));
+    let bound = lab.events(0).into_iter().find(|l| l.starts_with("bound")).unwrap();
+    assert_eq!(field(&bound, "router"), SERVER, "{bound}");
+    assert_eq!(field(&bound, "dns"), "10.77.0.53", "{bound}");
+    assert_eq!(field(&bound, "domain"), "example.lan", "{bound}");
+    assert_eq!(field(&bound, "lease"), "120", "{bound}");
+    assert_eq!(field(&bound, "serverid"), SERVER, "{bound}");
+    assert!(lab.leases().iter().any(|(ip, mac, _)| *ip == a && *mac == lab.clients[0].mac));
+
+    // Renew: udhcpc unicasts a REQUEST with ciaddr from its configured address.
+    Command::new("kill").args(["-USR1", &pid]).status().unwrap();
+    assert_eq!(lab.wait_event(0, "renew", 1), a);
+
+    // Release: the lease leaves the listing.
+    Command::new("kill").args(["-USR2", &pid]).status().unwrap();
+    let ctx = || format!("{}\n{}", lab.events(0).join("\n"), lab.status_page());
+    until_ctx("the released lease to leave the listing", ctx, || {
+        (!lab.leases().iter().any(|(ip, _, _)| *ip == a)).then_some(())
+    });
+
+    // Re-obtain: the same address comes back.
+    Command::new("kill").args(["-USR1", &pid]).status().unwrap();
+    assert_eq!(lab.wait_event(0, "bound", 2), a);
+    drop(client);
+}
+
+/// ISC dhclient: obtain, restart from its lease file (INIT-REBOOT), release.
+pub fn dhclient_obtains_reboots_and_releases(backend: &Backend) {
+    let lab = Lab::new(backend, "dhclient", 1);
+    let _server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.149,10m"]);
+    let _stop = DhclientStopper(&lab, 0);
+    let out = lab.dhclient(0, &[]);
+    assert!(out.status.success(), "dhclient failed: {}", String::from_utf8_lossy(&out.stderr));
+    let a = lab.wait_event(0, "BOUND", 1);
+    assert!(in_range(a, 100, 149), "{a}");
+    // Stop it without releasing, then start again: it asks for its
+    // remembered address (INIT-REBOOT) and gets it.
+    let out = lab.dhclient(0, &["-x"]);
+    assert!(out.status.success(), "dhclient -x: {}", String::from_utf8_lossy(&out.stderr));
+    let out = lab.dhclient(0, &[]);
+    assert!(out.status.success(), "dhclient: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(lab.wait_event(0, "REBOOT", 1), a);
+    let out = lab.dhclient(0, &["-r"]);
+    assert!(out.status.success(), "dhclient -r: {}", String::from_utf8_lossy(&out.stderr));
+    let ctx = || format!("{}\n{}", lab.events(0).join("\n"), lab.status_page());
+    until_ctx("the released lease to leave the listing", ctx, || {
+        (!lab.leases().iter().any(|(ip, _, _)| *ip == a)).then_some(())
+    });
+}
+
+/// A reservation by MAC gives that address and name, outside the range too.
+pub fn static_reservation_by_mac(backend: &Backend) {
+    let lab = Lab::new(backend, "host", 2);
+    let host = format!("--host={},10.77.0.7,printer", lab.clients[1].mac);
+    let _server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.149", &host]);
+    for i in [0, 1] {
+        let mut c = lab.udhcpc(i, &["-q", "-n", "-t", "10", "-T", "1"]);
+        assert!(c.wait().unwrap().success(), "udhcpc {i} got no lease");
+    }
+    assert!(in_range(lab.wait_event(0, "bound", 1), 100, 149));
+    assert_eq!(lab.wait_event(1, "bound", 1), Ipv4Addr::new(10, 77, 0, 7));
+    let leases = lab.leases();
+    assert!(
+        leases.contains(&(Ipv4Addr::new(10, 77, 0, 7), lab.clients[1].mac.clone(), "printer".into())),
+        "{leases:?}"
+    );
+}
+
+/// Five clients at once on a range of four: four distinct addresses, one
+/// client goes without.
+pub fn clients_never_share_an_address(backend: &Backend) {
+    let lab = Lab::new(backend, "share", 5);
+    let _server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.103"]);
+    let mut children: Vec<Reaped> = (0..5).map(|i| lab.udhcpc(i, &["-q", "-n", "-t", "4", "-T", "1"])).collect();
+    let ok: Vec<bool> = children.iter_mut().map(|c| c.wait().unwrap().success()).collect();
+    assert_eq!(ok.iter().filter(|o| **o).count(), 4, "{ok:?}");
+    let mut got: Vec<Ipv4Addr> = (0..5).filter(|i| ok[*i]).map(|i| lab.wait_event(i, "bound", 1)).collect();
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 4, "two clients share an address: {got:?}");
+    assert!(got.iter().all(|a| in_range(*a, 100, 103)));
+}
+
+/// kill -9 during a burst of leases, restart on the same block file: every
+/// lease a client was told is still held for that client, and new clients
+/// get other addresses.
+pub fn kill_during_burst_loses_no_acknowledged_lease(backend: &Backend) {
+    const N: usize = 16;
+    let mut lab = Lab::new(backend, "crash", N);
+    let mut server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.199,1h"]);
+    let mut children: Vec<Reaped> = (0..N).map(|i| lab.udhcpc(i, &["-q", "-t", "30", "-T", "1"])).collect();
+    until("some leases granted", || {
+        ((0..N).filter(|i| lab.events(*i).iter().any(|l| l.starts_with("bound"))).count() >= 4).then_some(())
+    });
+    server.kill9();
+    let told_before: Vec<(usize, Ipv4Addr)> = (0..N)
+        .filter_map(|i| {
+            lab.events(i).iter().find(|l| l.starts_with("bound ")).map(|l| (i, field(l, "ip").parse().unwrap()))
+        })
+        .collect();
+    assert!(!told_before.is_empty());
+    drop(server);
+    let _server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.199,1h"]);
+    // The clients still waiting finish against the restarted server.
+    for c in &mut children {
+        assert!(c.wait().unwrap().success(), "a client got no lease after the restart");
+    }
+    let told: Vec<(usize, Ipv4Addr)> = (0..N).map(|i| (i, lab.wait_event(i, "bound", 1))).collect();
+    let leases = lab.leases();
+    for (i, a) in &told {
+        assert!(
+            leases.iter().any(|(ip, mac, _)| ip == a && *mac == lab.clients[*i].mac),
+            "client {i} was told {a} but the server lists {leases:?}"
+        );
+    }
+    let mut addrs: Vec<Ipv4Addr> = told.iter().map(|(_, a)| *a).collect();
+    addrs.sort();
+    addrs.dedup();
+    assert_eq!(addrs.len(), N, "an address was given to two clients: {told:?}");
+    // New clients never get an address somebody was told.
+    for _ in 0..3 {
+        let i = lab.add_client();
+        let mut c = lab.udhcpc(i, &["-q", "-n", "-t", "10", "-T", "1"]);
+        assert!(c.wait().unwrap().success());
+        let a = lab.wait_event(i, "bound", 1);
+        assert!(!addrs.contains(&a), "new client {i} got {a}, already held");
+    }
+    eprintln!("{} leases told before the kill, {N} after the restart", told_before.len());
+}
+
+/// Garbage, truncated and malformed DHCP packets to port 67 (unicast and
+/// broadcast) never stop the server; a real client is served afterwards.
+pub fn malformed_and_truncated_packets_never_stop_the_server(backend: &Backend) {
+    let lab = Lab::new(backend, "garbage", 1);
+    let mut server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.149"]);
+    let mut valid = vec![0u8; 240];
+    valid[0] = 1;
+    valid[1] = 1;
+    valid[2] = 6;
+    valid[28..34].copy_from_slice(&[2, 0xee, 0, 0, 0, 1]);
+    valid[236..240].copy_from_slice(&[99, 130, 83, 99]);
+    valid.extend_from_slice(&[53, 1, 1, 61, 7, 1, 2, 0xee, 0, 0, 0, 1, 55, 3, 1, 3, 6, 255]);
+    let mut packets: Vec<Vec<u8>> = Vec::new();
+    for n in 0..valid.len() {
+        packets.push(valid[..n].to_vec());
+    }
+    let mut seed = 0x1234_5678_9abc_def0u64;
+    let mut rnd = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..400 {
+        let len = (rnd() % 600) as usize;
+        let mut p: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
+        if rnd() % 2 == 0 && p.len() >= 240 {
+            // Keep the header plausible so the option parser is exercised.
+            p[..240].copy_from_slice(&valid[..240]);
+            p[2] = (rnd() % 40) as u8;
+        }
+        packets.push(p);
+    }
+    for (code, len) in [(53u8, 0u8), (50, 3), (54, 200), (61, 0), (55, 255), (82, 1), (52, 1), (52, 3)] {
+        let mut p = valid[..243].to_vec();
+        p.extend_from_slice(&[code, len, 1, 2]);
+        packets.push(p);
+    }
+    let sent = lab.in_server_ns(|| {
+        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        s.set_broadcast(true).unwrap();
+        let mut sent = 0;
+        for p in &packets {
+            for to in [SERVER, "10.77.0.255"] {
+                if s.send_to(p, (to, 67)).is_ok() {
+                    sent += 1;
+                }
+            }
+        }
+        sent
+    });
+    assert!(sent > 1000, "only {sent} garbage datagrams sent");
+    assert!(server.alive(), "dhcp died on garbage");
+    let mut c = lab.udhcpc(0, &["-q", "-n", "-t", "10", "-T", "1"]);
+    assert!(c.wait().unwrap().success(), "no lease after the garbage");
+    assert!(in_range(lab.wait_event(0, "bound", 1), 100, 149));
+    assert!(server.alive());
+}
+
+/// ISC `dhcrelay` (Debian package isc-dhcp-relay) relays from a second
+/// subnet: the client there gets an address of that subnet's range and its
+/// router, and the relay's agent information (option 82, `-a`) comes back.
+pub fn relayed_client_gets_an_address_of_the_relay_subnet(backend: &Backend) {
+    require("dhcrelay", &["--version"], "isc-dhcp-relay");
+    let mut lab = Lab::new(backend, "relay", 0);
+    // Router namespace: up0 on the server's bridge, down0 towards the client.
+    let router = NetNs::unique("dhcp-r").unwrap();
+    let s = &lab.server_ns;
+    s.ip(&["link", "add", "vr0", "type", "veth", "peer", "name", "up0"]).unwrap();
+    s.ip(&["link", "set", "up0", "netns", router.name()]).unwrap();
+    s.ip(&["link", "set", "vr0", "master", "br0"]).unwrap();
+    s.ip(&["link", "set", "vr0", "up"]).unwrap();
+    let client = NetNs::unique("dhcp-c").unwrap();
+    router.ip(&["link", "add", "down0", "type", "veth", "peer", "name", "eth0"]).unwrap();
+    router.ip(&["link", "set", "eth0", "netns", client.name()]).unwrap();
+    router.ip(&["link", "set", "lo", "up"]).unwrap();
+    router.ip(&["addr", "add", "10.77.0.254/24", "dev", "up0"]).unwrap();
+    router.ip(&["addr", "add", "10.88.0.1/24", "dev", "down0"]).unwrap();
+    router.ip(&["link", "set", "up0", "up"]).unwrap();
+    router.ip(&["link", "set", "down0", "up"]).unwrap();
+    client.ip(&["link", "set", "eth0", "address", "02:dd:00:00:88:01"]).unwrap();
+    client.ip(&["link", "set", "lo", "up"]).unwrap();
+    client.ip(&["link", "set", "eth0", "up"]).unwrap();
+    let events = lab.dir.path("events-relay");
+    lab.clients.push(Client { ns: client, mac: "02:dd:00:00:88:01".into(), events });
+
+    let _server = Server::start(
+        &lab,
+        &[
+            "--range=10.77.0.100,10.77.0.149",
+            "--range=10.88.0.100,10.88.0.149,255.255.255.0,30m",
+            "--option=router,10.77.0.1,10.88.0.1",
+        ],
+    );
+    let pidfile = lab.dir.path("dhcrelay.pid");
+    let mut relay = Command::new("ip")
+        .args(["netns", "exec", router.name(), "dhcrelay", "-4", "-d", "-a", "-pf"])
+        .arg(&pidfile)
+        .args(["-id", "down0", "-iu", "up0", SERVER])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run dhcrelay");
+    let mut c = lab.udhcpc(0, &["-q", "-n", "-t", "15", "-T", "1"]);
+    let ok = c.wait().unwrap().success();
+    let _ = relay.kill();
+    let _ = relay.wait();
+    assert!(ok, "no lease through the relay");
+    let a = lab.wait_event(0, "bound", 1);
+    let o = a.octets();
+    assert!(o[..3] == [10, 88, 0] && (100..=149).contains(&o[3]), "{a}");
+    let bound = lab.events(0).into_iter().find(|l| l.starts_with("bound")).unwrap();
+    assert_eq!(field(&bound, "router"), "10.88.0.1", "{bound}");
+    assert_eq!(field(&bound, "lease"), "1800", "{bound}");
+    assert!(lab.leases().iter().any(|(ip, mac, _)| *ip == a && mac == "02:dd:00:00:88:01"));
+}
