@@ -14,7 +14,7 @@ const STAGES: &[(&str, &str)] = &[
     ("clippy", "cargo clippy --workspace --all-targets -- -D warnings"),
     ("test", "cargo test --workspace"),
     ("hvt", "hvt test guests, reproducible appliance images, the contract on an image under the tender"),
-    ("bench-smoke", "cargo xtask bench netstack|tender|hvt --smoke"),
+    ("bench-smoke", "cargo xtask bench netstack|tender|hvt|pinata|dhcp --smoke"),
 ];
 
 enum Outcome {
@@ -119,7 +119,9 @@ fn run_stage(name: &str) -> Outcome {
         "hvt" => return hvt_stage(),
         "bench-smoke" => bench::netstack(&bench::Options::smoke())
             .and_then(|()| bench::main(&["tender".to_string(), "--smoke".to_string()]))
-            .and_then(|()| bench::main(&["hvt".to_string(), "--smoke".to_string()])),
+            .and_then(|()| bench::main(&["hvt".to_string(), "--smoke".to_string()]))
+            .and_then(|()| bench::main(&["pinata".to_string(), "--smoke".to_string()]))
+            .and_then(|()| bench::main(&["dhcp".to_string(), "--smoke".to_string()])),
         _ => unreachable!("stage names are checked"),
     };
     match result {
@@ -153,11 +155,20 @@ fn hvt_images() -> Result {
     if !tender.is_file() {
         util::run(util::cargo().args(["build", "-p", "tender"]))?;
     }
-    let mut test = util::cargo();
-    test.args(["test", "-p", "platform-contract", "--test", "hvt", "--", "--ignored"])
-        .env("HVT_TENDER", &tender)
-        .env("HVT_CONTRACT_IMAGE", root.join("dist/contract.hvt"));
-    util::run(&mut test)
+    // Each appliance's end-to-end tests against its image (ignored in the `test` stage,
+    // which runs before images exist).
+    for (package, image_var, image) in [
+        ("platform-contract", "HVT_CONTRACT_IMAGE", "contract"),
+        ("pinata", "HVT_PINATA_IMAGE", "pinata"),
+        ("dhcp", "HVT_DHCP_IMAGE", "dhcp"),
+    ] {
+        let mut test = util::cargo();
+        test.args(["test", "-p", package, "--test", "hvt", "--", "--ignored"])
+            .env("HVT_TENDER", &tender)
+            .env(image_var, root.join("dist").join(format!("{image}.hvt")));
+        util::run(&mut test)?;
+    }
+    Ok(())
 }
 
 /// The hvt stage proper: the test guests are a cargo workspace of their own

@@ -12,7 +12,9 @@
 //! No dependencies beyond std, so that `cargo xtask` starts quickly on a fresh clone.
 
 mod bench;
+mod bench_dhcp;
 mod bench_hvt;
+mod bench_pinata;
 mod bench_tender;
 mod ci;
 mod image;
@@ -46,6 +48,10 @@ commands:
         the hello appliance as an hvt image under the tender's process engine
         against the same program as a unix process: time to first console line
         and to exit; then the size of every image
+  bench pinata [--smoke] [--seconds N] [--rounds N] [--workers N] [--no-hvt]
+        TLS 1.3 mutual-auth handshakes/s on port 10000 against openssl s_server
+  bench dhcp [--smoke] [--seconds N] [--rounds N] [--rate N] [--leases N]
+        leases/s with perfdhcp against Kea (memfile, persist), memory for many leases
   bench tender [--smoke] [--runs N] [--peer PATH] [--tender PATH] [--guest PATH]
         boot-to-exit time of the hello test guest under the tender's engines
         (and an upstream solo5-hvt with --peer)

@@ -98,13 +98,19 @@ impl Options {
 
 pub fn main(args: &[String]) -> Result {
     let Some((name, rest)) = args.split_first() else {
-        return Err(Error::usage("`bench` needs a benchmark name: netstack, tender or hvt"));
+        return Err(Error::usage("`bench` needs a benchmark name: netstack, tender, hvt, pinata or dhcp"));
     };
     match name.as_str() {
         "netstack" => {}
         "tender" => return crate::bench_tender::bench_tender(&util::workspace_root(), rest).map_err(Error::msg),
         "hvt" => return crate::bench_hvt::bench_hvt(&util::workspace_root(), rest).map_err(Error::msg),
-        _ => return Err(Error::usage(format!("unknown benchmark `{name}`; benchmarks: netstack, tender, hvt"))),
+        "pinata" => return crate::bench_pinata::bench_pinata(&util::workspace_root(), rest).map_err(Error::msg),
+        "dhcp" => return crate::bench_dhcp::bench_dhcp(&util::workspace_root(), rest).map_err(Error::msg),
+        _ => {
+            return Err(Error::usage(format!(
+                "unknown benchmark `{name}`; benchmarks: netstack, tender, hvt, pinata, dhcp"
+            )));
+        }
     }
     let smoke = rest.iter().any(|a| a == "--smoke");
     let mut opts = if smoke { Options::smoke() } else { Options::full() };
