@@ -392,7 +392,10 @@ fn stack_factory(nets: &[(String, Rc<dyn Net>)], args: Args, entropy: Rc<dyn Ent
         let ip = NetConfig::from_args(&args).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let mut seed = [0u8; 8];
         entropy.fill(&mut seed);
-        netstack::new_stack(net.clone(), netstack::Config::new(ip, u64::from_le_bytes(seed), name))
+        let mut config = netstack::Config::new(ip, u64::from_le_bytes(seed), name);
+        // Socket buffers may take half the heap; the rest is the appliance's.
+        config.tcp_memory_budget = Some(crate::heap::stats().0 / 2);
+        netstack::new_stack(net.clone(), config)
     })
 }
 

@@ -53,6 +53,7 @@ pub(crate) struct Tunables {
     pub raw_queue: usize,
     pub syn_backlog: usize,
     pub connect_timeout: Duration,
+    pub tcp_memory_budget: Option<usize>,
 }
 
 pub(crate) struct Shared {
@@ -150,6 +151,14 @@ impl Inner {
             }
         }
         Err(io::Error::new(io::ErrorKind::AddrInUse, "no free ephemeral port"))
+    }
+
+    /// Whether one more TCP socket fits in [`Tunables::tcp_memory_budget`].
+    pub fn tcp_socket_fits(&self) -> bool {
+        let Some(budget) = self.tune.tcp_memory_budget else { return true };
+        let per_socket = 2 * self.tune.tcp_buffer;
+        let sockets = self.sockets.iter().filter(|(_, s)| matches!(s, smoltcp::socket::Socket::Tcp(_))).count();
+        (sockets + 1) * per_socket <= budget
     }
 
     pub fn new_tcp_socket(&self) -> tcp::Socket<'static> {
@@ -251,6 +260,10 @@ impl Inner {
             }
         }
         while l.listening.len() < room {
+            if !self.tcp_socket_fits() {
+                log::debug!(target: "netstack", "TCP buffer memory budget reached: not re-arming {}", l.endpoint);
+                break;
+            }
             let mut s = self.new_tcp_socket();
             if let Err(e) = s.listen(l.endpoint) {
                 log::warn!(target: "netstack", "cannot listen on {}: {e}", l.endpoint);

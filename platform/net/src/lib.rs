@@ -71,6 +71,11 @@ pub struct Config {
     /// Overall limit for `tcp_connect` (smoltcp retransmits the SYN with
     /// exponential back-off until then).
     pub connect_timeout: Duration,
+    /// Most bytes of TCP socket buffers the stack may hold at once (every TCP
+    /// socket costs twice `tcp_buffer`), or `None` for no limit. At the limit
+    /// a new SYN is dropped (the client retries) and `tcp_connect` fails with
+    /// `OutOfMemory`, so a burst of SYNs cannot exhaust a small guest's memory.
+    pub tcp_memory_budget: Option<usize>,
 }
 
 impl Config {
@@ -85,6 +90,7 @@ impl Config {
             raw_queue: 256,
             syn_backlog: 1024,
             connect_timeout: Duration::from_secs(75),
+            tcp_memory_budget: None,
         }
     }
 }
@@ -165,6 +171,7 @@ pub fn new_stack_with_handle(net: Rc<dyn Net>, config: Config) -> io::Result<(St
         raw_queue: config.raw_queue.max(1),
         syn_backlog: config.syn_backlog.max(1),
         connect_timeout: config.connect_timeout,
+        tcp_memory_budget: config.tcp_memory_budget,
     };
     let mut inner = Inner {
         iface,

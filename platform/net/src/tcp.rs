@@ -131,6 +131,12 @@ pub(crate) async fn connect(shared: Rc<Shared>, addr: SocketAddr) -> io::Result<
     let (handle, limit) = {
         let mut inner = shared.inner.borrow_mut();
         let port = inner.ephemeral_port(tcp_port_in_use)?;
+        if !inner.tcp_socket_fits() {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("cannot connect to {addr}: the stack's TCP buffer memory budget is used up"),
+            ));
+        }
         let mut socket = inner.new_tcp_socket();
         let remote = IpEndpoint::from(addr);
         socket.connect(inner.iface.context(), remote, port).map_err(|e| {

@@ -522,3 +522,47 @@ fn dhcp_client_configures_address_and_route() {
         }
     });
 }
+
+#[test]
+fn tcp_memory_budget_bounds_sockets_and_late_clients_retry() {
+    const BUF: usize = 8 * 1024;
+    const MAX_SOCKETS: usize = 7;
+    const CLIENTS: usize = 12;
+    run(|| async {
+        // Only the server (b) has a budget: room for seven TCP sockets.
+        let p = pair_with(|c| {
+            c.tcp_buffer = BUF;
+            if c.name == "b" {
+                c.tcp_memory_budget = Some(MAX_SOCKETS * 2 * BUF);
+            }
+        });
+        serve_echo(&p.b, 80);
+        let peak = Rc::new(Cell::new(0usize));
+        let watch = {
+            let (peak, b) = (peak.clone(), p.b_handle.clone());
+            rt::spawn(async move {
+                loop {
+                    peak.set(peak.get().max(b.stats().sockets));
+                    time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+        };
+        let mut tasks = Vec::new();
+        for i in 0..CLIENTS {
+            let a = p.a.clone();
+            tasks.push(rt::spawn(async move {
+                let stream = a.tcp_connect(SocketAddr::new(V4_B.into(), 80)).await.expect("connect");
+                let payload: Vec<u8> = (0..(200 + i)).map(|j| pattern(j as u64)).collect();
+                stream.write_all(&payload).await.expect("write");
+                stream.shutdown().await.expect("shutdown");
+                assert_eq!(read_to_end(&stream).await.expect("read"), payload, "connection {i}");
+            }));
+        }
+        for t in tasks {
+            t.await;
+        }
+        watch.abort();
+        assert!(peak.get() <= MAX_SOCKETS, "server held {} TCP sockets, budget {MAX_SOCKETS}", peak.get());
+        assert!(p.b_handle.stats().syn_dropped > 0, "the budget never pushed a client back");
+    });
+}
