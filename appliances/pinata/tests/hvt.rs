@@ -18,10 +18,9 @@ mod support;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use platform_unix::testnet::NetNs;
+use platform_unix::testnet::{NetNs, hvt};
 use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
 use support::*;
 
@@ -33,44 +32,6 @@ const SERVER: u16 = 10000;
 const CONNECT_BACK: u16 = 10001;
 const CLIENT: u16 = 10002;
 const TARGET: u16 = 40001;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-}
-
-fn image() -> PathBuf {
-    let path =
-        std::env::var_os("HVT_PINATA_IMAGE").map(PathBuf::from).unwrap_or_else(|| root().join("dist/pinata.hvt"));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo xtask image pinata` (or set HVT_PINATA_IMAGE)",
-        path.display()
-    );
-    path
-}
-
-fn tender() -> PathBuf {
-    if let Some(p) = std::env::var_os("HVT_TENDER") {
-        let p = PathBuf::from(p);
-        assert!(p.is_file(), "HVT_TENDER={} is not a file", p.display());
-        return p;
-    }
-    let mut candidates = Vec::new();
-    for profile in ["release", "debug"] {
-        candidates.push(root().join("target").join(profile).join("tender"));
-        candidates.push(root().join("tender/target").join(profile).join("tender"));
-        if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-            candidates.push(PathBuf::from(&t).join(profile).join("tender"));
-        }
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join("tender")));
-    }
-    candidates
-        .into_iter()
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("no tender binary: build it (cargo build --release -p tender) or set HVT_TENDER"))
-}
 
 /// The Piñata image running under the tender in its own namespace; killed on
 /// drop, then the namespace is deleted.
@@ -86,7 +47,7 @@ impl HvtPinata {
     /// Boots the image (with `--test` if `test`) and waits for its ready line.
     fn boot(test: bool, extra: &[&str]) -> HvtPinata {
         require_tools();
-        let (image, tender) = (image(), tender());
+        let (image, tender) = (hvt::image("pinata", "HVT_PINATA_IMAGE"), hvt::tender());
         let ns = NetNs::unique("pin-hvt").expect("the hvt tests need root and iproute2");
         ns.ip(&["tuntap", "add", "tap0", "mode", "tap"]).unwrap();
         ns.ip(&["addr", "add", &format!("{HOST}/24"), "dev", "tap0"]).unwrap();

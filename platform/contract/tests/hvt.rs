@@ -21,46 +21,10 @@ use std::time::{Duration, Instant};
 
 use platform_contract::Ports;
 use platform_contract::checks::{self, Profile};
-use platform_unix::testnet::NetNs;
+use platform_unix::testnet::{NetNs, hvt};
 
 const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 79, 0, 2));
 const BOOT_LIMIT: Duration = Duration::from_secs(60);
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-}
-
-fn image() -> PathBuf {
-    let path =
-        std::env::var_os("HVT_CONTRACT_IMAGE").map(PathBuf::from).unwrap_or_else(|| root().join("dist/contract.hvt"));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo xtask image contract` (or set HVT_CONTRACT_IMAGE)",
-        path.display()
-    );
-    path
-}
-
-fn tender() -> PathBuf {
-    if let Some(p) = std::env::var_os("HVT_TENDER") {
-        return PathBuf::from(p);
-    }
-    let mut candidates = Vec::new();
-    for profile in ["release", "debug"] {
-        candidates.push(root().join("target").join(profile).join("tender"));
-        candidates.push(root().join("tender/target").join(profile).join("tender"));
-        if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-            candidates.push(PathBuf::from(&t).join(profile).join("tender"));
-            candidates.push(PathBuf::from(&t).join("tender").join(profile).join("tender"));
-        }
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join("tender")));
-    }
-    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!("no tender binary: build it (cargo build --release --manifest-path tender/Cargo.toml) or set HVT_TENDER")
-    })
-}
 
 /// The tender with the image; killed on drop. Console lines arrive on `lines`.
 struct Guest {
@@ -113,7 +77,7 @@ impl Drop for Guest {
 fn boot(ns: &NetNs, image: &Path, block: &Path) -> Guest {
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns.name()])
-        .arg(tender())
+        .arg(hvt::tender())
         .args(["--engine=process", "--net:service=tap0"])
         .arg(format!("--block:storage={}", block.display()))
         .arg(image)
@@ -139,7 +103,7 @@ fn boot(ns: &NetNs, image: &Path, block: &Path) -> Guest {
 #[test]
 #[ignore = "needs root, dist/contract.hvt and the tender; see the module docs"]
 fn contract_on_hvt_under_the_process_engine() {
-    let image = image();
+    let image = hvt::image("contract", "HVT_CONTRACT_IMAGE");
     let ns = NetNs::unique("pc-hvt").expect("the hvt contract test needs root and iproute2");
     ns.ip(&["tuntap", "add", "tap0", "mode", "tap"]).unwrap();
     ns.ip(&["addr", "add", "10.79.0.1/24", "dev", "tap0"]).unwrap();

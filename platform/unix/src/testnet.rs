@@ -103,3 +103,52 @@ impl Drop for NetNs {
         }
     }
 }
+
+/// Where the hvt end-to-end tests find what they boot: an appliance image and
+/// the tender. Both must be built first (the test command's hvt stage does);
+/// a missing one fails the test with the command that builds it.
+pub mod hvt {
+    use std::path::{Path, PathBuf};
+
+    /// The checkout this crate was built from.
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    }
+
+    /// `$ENV_VAR`, else `dist/NAME.hvt` of the checkout.
+    pub fn image(name: &str, env_var: &str) -> PathBuf {
+        let path = std::env::var_os(env_var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("dist").join(format!("{name}.hvt")));
+        assert!(
+            path.is_file(),
+            "{} is missing: build it with `cargo xtask image {name}` (or set {env_var})",
+            path.display()
+        );
+        path
+    }
+
+    /// `$HVT_TENDER`, else a tender built in the checkout's target directory
+    /// (or `$CARGO_TARGET_DIR`), else one on `PATH`.
+    pub fn tender() -> PathBuf {
+        if let Some(p) = std::env::var_os("HVT_TENDER") {
+            let p = PathBuf::from(p);
+            assert!(p.is_file(), "HVT_TENDER={} is not a file", p.display());
+            return p;
+        }
+        let mut candidates = Vec::new();
+        for profile in ["release", "debug"] {
+            candidates.push(root().join("target").join(profile).join("tender"));
+            if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+                candidates.push(PathBuf::from(&t).join(profile).join("tender"));
+            }
+        }
+        if let Some(path) = std::env::var_os("PATH") {
+            candidates.extend(std::env::split_paths(&path).map(|d| d.join("tender")));
+        }
+        candidates
+            .into_iter()
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("no tender binary: build it (cargo build -p tender) or set HVT_TENDER"))
+    }
+}

@@ -58,43 +58,12 @@ fn workspace_root() -> PathBuf {
 }
 
 impl Backend {
-    /// The hvt backend: the image from `HVT_DHCP_IMAGE`, else `dist/dhcp.hvt`; the tender
-    /// from `HVT_TENDER`, else `tender` built in `target`, `tender/target`,
-    /// `$CARGO_TARGET_DIR` or on `PATH` (as platform/contract's hvt test). Panics, naming
-    /// what to build, when either is missing.
+    /// The hvt backend: the image from `HVT_DHCP_IMAGE`, else `dist/dhcp.hvt`, and the
+    /// tender (see `platform_unix::testnet::hvt`). Panics, naming what to build, when
+    /// either is missing.
     pub fn hvt() -> Backend {
-        let root = workspace_root();
-        let image = std::env::var_os("HVT_DHCP_IMAGE").map(PathBuf::from).unwrap_or_else(|| root.join("dist/dhcp.hvt"));
-        assert!(
-            image.is_file(),
-            "{} is missing: build it with `cargo xtask image dhcp` (or set HVT_DHCP_IMAGE)",
-            image.display()
-        );
-        let tender = match std::env::var_os("HVT_TENDER") {
-            Some(p) => {
-                let p = PathBuf::from(p);
-                assert!(p.is_file(), "HVT_TENDER={} is not a file", p.display());
-                p
-            }
-            None => {
-                let mut candidates = Vec::new();
-                for profile in ["release", "debug"] {
-                    candidates.push(root.join("target").join(profile).join("tender"));
-                    candidates.push(root.join("tender/target").join(profile).join("tender"));
-                    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-                        candidates.push(PathBuf::from(&t).join(profile).join("tender"));
-                        candidates.push(PathBuf::from(&t).join("tender").join(profile).join("tender"));
-                    }
-                }
-                if let Some(path) = std::env::var_os("PATH") {
-                    candidates.extend(std::env::split_paths(&path).map(|d| d.join("tender")));
-                }
-                candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| {
-                    panic!("no tender binary: build it (cargo build --release -p tender) or set HVT_TENDER")
-                })
-            }
-        };
-        Backend::Hvt { tender, image }
+        let image = platform_unix::testnet::hvt::image("dhcp", "HVT_DHCP_IMAGE");
+        Backend::Hvt { tender: platform_unix::testnet::hvt::tender(), image }
     }
 
     /// The command line (run inside the server namespace) of the server on `tap0` with
