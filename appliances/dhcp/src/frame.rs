@@ -10,8 +10,8 @@ use std::net::Ipv4Addr;
 use platform::net::MacAddr;
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr,
-    UdpPacket, UdpRepr,
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress,
+    IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
 };
 
 /// Why a frame was dropped before DHCP decoding.
@@ -106,6 +106,47 @@ pub fn build(
     buf
 }
 
+/// An ARP request for `target` from us (`--probe=arp`): "who has `target`,
+/// tell `sender`", broadcast.
+pub fn arp_probe(mac: MacAddr, sender: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: EthernetAddress(mac.0),
+        source_protocol_addr: sender,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: target,
+    };
+    let eth = EthernetRepr {
+        src_addr: EthernetAddress(mac.0),
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    };
+    let mut buf = vec![0u8; eth.buffer_len() + arp.buffer_len()];
+    let mut frame = EthernetFrame::new_unchecked(&mut buf[..]);
+    eth.emit(&mut frame);
+    arp.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+    buf
+}
+
+/// If `frame` is an ARP message by which a host says it uses an address (a
+/// reply, or a request or announcement sent from that address): the address
+/// and the host's hardware address. Our own frames (from `mac`) are not.
+pub fn arp_claim(frame: &[u8], mac: MacAddr) -> Option<(Ipv4Addr, [u8; 6])> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Arp {
+        return None;
+    }
+    let packet = ArpPacket::new_checked(eth.payload()).ok()?;
+    match ArpRepr::parse(&packet).ok()? {
+        ArpRepr::EthernetIpv4 { source_hardware_addr, source_protocol_addr, .. }
+            if source_hardware_addr.0 != mac.0 && !source_protocol_addr.is_unspecified() =>
+        {
+            Some((source_protocol_addr, source_hardware_addr.0))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +173,30 @@ mod tests {
         let mut bad = f.clone();
         bad[14 + 10] ^= 1; // IPv4 header checksum
         assert_eq!(parse(&bad, mac, server, bcast).unwrap_err(), FrameError::Malformed);
+    }
+
+    #[test]
+    fn arp_probe_and_claims() {
+        let ours = MacAddr([2, 0, 0, 0, 0, 1]);
+        let (server, target) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 100));
+        let probe = arp_probe(ours, server, target);
+        assert_eq!(probe.len(), 42);
+        assert_eq!(&probe[..6], &[0xff; 6]);
+        // Our own request claims nothing; seen from another host, it claims our address.
+        assert_eq!(arp_claim(&probe, ours), None);
+        assert_eq!(arp_claim(&probe, MacAddr([2, 0, 0, 0, 0, 9])), Some((server, ours.0)));
+        // The reply of the host using the address.
+        let theirs = MacAddr([2, 0xee, 0, 0, 0, 5]);
+        let mut reply = arp_probe(theirs, target, server);
+        reply[21] = 2; // operation: reply
+        assert_eq!(arp_claim(&reply, ours), Some((target, theirs.0)));
+        // Not ARP, truncated, or a probe from 0.0.0.0 (RFC 5227): no claim.
+        let dhcp = build(ours, [0xff; 6], server, Ipv4Addr::BROADCAST, 68, b"x");
+        assert_eq!(arp_claim(&dhcp, MacAddr([2, 0, 0, 0, 0, 9])), None);
+        for n in 0..reply.len() {
+            let _ = arp_claim(&reply[..n], ours);
+        }
+        let unspecified = arp_probe(theirs, Ipv4Addr::UNSPECIFIED, target);
+        assert_eq!(arp_claim(&unspecified, ours), None);
     }
 }

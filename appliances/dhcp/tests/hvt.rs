@@ -59,3 +59,9 @@ fn malformed_and_truncated_packets_never_stop_the_server() {
 fn relayed_client_gets_an_address_of_the_relay_subnet() {
     common::relayed_client_gets_an_address_of_the_relay_subnet(&Backend::hvt());
 }
+
+#[test]
+#[ignore = "needs root, dist/dhcp.hvt and the tender; see the module docs"]
+fn probe_skips_an_address_in_use() {
+    common::probe_skips_an_address_in_use(&Backend::hvt());
+}

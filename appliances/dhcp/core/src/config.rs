@@ -100,6 +100,16 @@ pub struct Host {
     pub name: Option<String>,
 }
 
+/// How an address is checked before it is offered (`--probe`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Probe {
+    /// Offer without checking (the default).
+    #[default]
+    None,
+    /// Ask by ARP whether some host already uses the address (local link only).
+    Arp,
+}
+
 /// The whole server configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -122,6 +132,8 @@ pub struct Config {
     pub offer_secs: u32,
     /// How long a DECLINEd address is kept out of the pool (RFC 2131 §4.3.3).
     pub quarantine_secs: u32,
+    /// Whether addresses are probed before they are offered.
+    pub probe: Probe,
 }
 
 /// The settings as given, one string per occurrence.
@@ -137,6 +149,8 @@ pub struct Settings<'a> {
     pub subnet_mask: Option<&'a str>,
     /// `--lease-time=DURATION`: default lease time.
     pub lease_time: Option<&'a str>,
+    /// `--probe=arp|none`.
+    pub probe: Option<&'a str>,
 }
 
 impl Default for Settings<'_> {
@@ -149,6 +163,7 @@ impl Default for Settings<'_> {
             domain: None,
             subnet_mask: None,
             lease_time: None,
+            probe: None,
         }
     }
 }
@@ -318,6 +333,11 @@ impl Config {
             ipv6_only_wait: None,
             offer_secs: 60,
             quarantine_secs: 3600,
+            probe: match s.probe {
+                None | Some("none") => Probe::None,
+                Some("arp") => Probe::Arp,
+                Some(v) => return Err(err("probe", v, "expected arp or none")),
+            },
         };
         for o in &s.options {
             cfg.apply_option(o)?;
@@ -460,6 +480,111 @@ fn parse_range(r: &str, local: Subnet, default_lease: u32) -> Result<Pool, Confi
     Ok(Pool { start, end, subnet, lease_secs: lease.unwrap_or(default_lease) })
 }
 
+/// Settings a configuration file (`--conf=FILE`) may hold. The repeatable
+/// ones add to those of the command line; for the others the command line wins.
+pub const FILE_SETTINGS: &[(&str, bool)] = &[
+    ("range", true),
+    ("host", true),
+    ("option", true),
+    ("domain", false),
+    ("subnet-mask", false),
+    ("lease-time", false),
+    ("probe", false),
+    ("status-port", false),
+];
+
+/// One `NAME=VALUE` line of a configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSetting {
+    /// 1-based line number.
+    pub line: usize,
+    pub name: String,
+    pub value: String,
+}
+
+/// A malformed line of a configuration file: its number, the setting (or the
+/// line's text when it names none) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileError {
+    pub line: usize,
+    pub setting: String,
+    pub reason: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}: {}", self.line, self.setting, self.reason)
+    }
+}
+
+/// Parses a configuration file: one setting a line in the syntax of the
+/// arguments without the leading dashes (`range=10.0.0.100,10.0.0.199,12h`);
+/// blank lines and lines starting with `#` are skipped. Values are checked
+/// later, by [`Config::from_settings`]; [`FileSetting`]s keep their line.
+pub fn parse_conf(text: &str) -> Result<Vec<FileSetting>, FileError> {
+    let mut out: Vec<FileSetting> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let l = raw.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let bad = |setting: &str, reason: String| FileError { line, setting: setting.to_string(), reason };
+        let (name, value) = match l.split_once('=') {
+            Some((n, v)) => (n.trim(), v.trim()),
+            None => (l, ""),
+        };
+        if let Some(bare) = name.strip_prefix("--") {
+            return Err(bad(name, format!("write '{bare}=...' without the leading dashes")));
+        }
+        let Some(&(_, repeatable)) = FILE_SETTINGS.iter().find(|(n, _)| *n == name) else {
+            let known: Vec<&str> = FILE_SETTINGS.iter().map(|(n, _)| *n).collect();
+            let reason = if ["ipv4", "format", "conf"].contains(&name) || name.contains(':') {
+                "only on the command line".to_string()
+            } else {
+                format!("unknown setting (known here: {})", known.join(", "))
+            };
+            return Err(bad(name, reason));
+        };
+        if !l.contains('=') || value.is_empty() {
+            return Err(bad(name, format!("expected {name}=VALUE")));
+        }
+        if !repeatable && let Some(prev) = out.iter().find(|s| s.name == name) {
+            return Err(bad(name, format!("already given on line {}", prev.line)));
+        }
+        out.push(FileSetting { line, name: name.to_string(), value: value.to_string() });
+    }
+    Ok(out)
+}
+
+impl<'a> Settings<'a> {
+    /// Adds the settings of a configuration file: repeatable ones (range,
+    /// host, option) from the file come first, then the command line's; a
+    /// single-valued one from the file applies only when the command line does
+    /// not give it. Settings the server does not take (status-port) are left
+    /// to the caller.
+    pub fn merge_file(mut self, file: &'a [FileSetting]) -> Settings<'a> {
+        let all = |name: &str| file.iter().filter(|s| s.name == name).map(|s| s.value.as_str()).collect::<Vec<_>>();
+        let one = |name: &str| file.iter().find(|s| s.name == name).map(|s| s.value.as_str());
+        for (list, name) in [(&mut self.ranges, "range"), (&mut self.hosts, "host"), (&mut self.options, "option")] {
+            let mut merged = all(name);
+            merged.append(list);
+            *list = merged;
+        }
+        self.domain = self.domain.or(one("domain"));
+        self.subnet_mask = self.subnet_mask.or(one("subnet-mask"));
+        self.lease_time = self.lease_time.or(one("lease-time"));
+        self.probe = self.probe.or(one("probe"));
+        self
+    }
+}
+
+/// The line of `file` an error of [`Config::from_settings`] is about, if it
+/// came from the file.
+pub fn file_line_of(file: &[FileSetting], e: &ConfigError) -> Option<usize> {
+    file.iter().find(|s| s.name == e.setting && s.value == e.value).map(|s| s.line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,5 +658,51 @@ mod tests {
         assert!(parse_duration("1s").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("99999999999w").is_err());
+    }
+
+    #[test]
+    fn config_files_parse_and_merge() {
+        let text = "# a comment\n\nrange=10.0.0.100,10.0.0.150,12h\n  host = aa:bb:cc:dd:ee:ff,10.0.0.5,printer\n\
+                    option=router,10.0.0.1\nlease-time=2h\nprobe=arp\ndomain=file.lan\nstatus-port=8080\n";
+        let file = parse_conf(text).unwrap();
+        assert_eq!(file.len(), 7);
+        assert_eq!(file[0], FileSetting { line: 3, name: "range".into(), value: "10.0.0.100,10.0.0.150,12h".into() });
+        assert_eq!(file[1].value, "aa:bb:cc:dd:ee:ff,10.0.0.5,printer");
+        let cmdline =
+            Settings { ranges: vec!["10.0.0.200,10.0.0.210"], domain: Some("cmdline.lan"), ..settings(&[], &[], &[]) };
+        let s = cmdline.merge_file(&file);
+        assert_eq!(s.ranges, ["10.0.0.100,10.0.0.150,12h", "10.0.0.200,10.0.0.210"]);
+        assert_eq!(s.domain, Some("cmdline.lan"), "the command line wins");
+        assert_eq!((s.lease_time, s.probe), (Some("2h"), Some("arp")));
+        let c = Config::from_settings(&s).unwrap();
+        assert_eq!(c.pools.len(), 2);
+        assert_eq!(c.pools[1].lease_secs, 7200);
+        assert_eq!(c.probe, Probe::Arp);
+        assert_eq!(c.routers, [Ipv4Addr::new(10, 0, 0, 1)]);
+    }
+
+    #[test]
+    fn malformed_config_lines_name_line_and_setting() {
+        let cases: &[(&str, usize, &str, &str)] = &[
+            ("range=10.0.0.1,10.0.0.9\nfrobnicate=1", 2, "frobnicate", "unknown setting"),
+            ("\n--range=10.0.0.1,10.0.0.9", 2, "--range", "without the leading dashes"),
+            ("range", 1, "range", "range=VALUE"),
+            ("domain=a.lan\n#\ndomain=b.lan", 3, "domain", "already given on line 1"),
+            ("ipv4=10.0.0.1/24", 1, "ipv4", "command line"),
+            ("net:service=tap0", 1, "net:service", "command line"),
+        ];
+        for (text, line, setting, reason) in cases {
+            let e = parse_conf(text).unwrap_err();
+            assert_eq!((e.line, e.setting.as_str()), (*line, *setting), "{text}: {e}");
+            assert!(e.reason.contains(reason), "{text}: {e}");
+        }
+        // A value error found later is traced back to its line.
+        let file = parse_conf("# pools\nrange=10.0.0.100,10.0.0.150\nrange=10.0.0.200,10.0.0.300\n").unwrap();
+        let e = Config::from_settings(&settings(&[], &[], &[]).merge_file(&file)).unwrap_err();
+        assert_eq!((e.setting, file_line_of(&file, &e)), ("range", Some(3)));
+        let e =
+            Config::from_settings(&Settings { probe: Some("ping"), ..settings(&["10.0.0.100,10.0.0.150"], &[], &[]) })
+                .unwrap_err();
+        assert_eq!(e.setting, "probe");
     }
 }

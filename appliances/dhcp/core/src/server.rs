@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, Opcode};
 
-use crate::config::{Config, Subnet};
+use crate::config::{Config, Probe, Subnet};
 use crate::leases::{ClientKey, Lease, State, Table, client_key};
 use crate::record::Record;
 use crate::wire::{OPTION_IPV6_ONLY, Request, encode_reply};
@@ -51,6 +51,11 @@ pub struct Outcome {
     pub record: Option<Record>,
     /// Why nothing was sent, or what happened, for the log (debug level).
     pub note: Option<String>,
+    /// Send `reply` (an OFFER) only after probing this address (`--probe`)
+    /// found nobody using it. When somebody answers, report it with
+    /// [`Server::claimed`] and handle the request again: the next candidate
+    /// is chosen.
+    pub probe: Option<Ipv4Addr>,
 }
 
 impl Outcome {
@@ -72,6 +77,9 @@ pub struct Stats {
     pub nak: u64,
     pub ignored: u64,
     pub exhausted: u64,
+    /// Addresses probed before an offer, and those found in use.
+    pub probed: u64,
+    pub claimed: u64,
 }
 
 /// The server: configuration, lease table, counters.
@@ -239,6 +247,12 @@ impl Server {
         };
         let held =
             self.table.get(addr).is_some_and(|l| l.client == *client && l.state == State::Bound && l.active(now));
+        // Probe unless the client holds the address or it is already offered
+        // to it (a retransmitted DISCOVER: probed then). Only the local link
+        // can be probed by ARP.
+        let offered =
+            self.table.get(addr).is_some_and(|l| l.client == *client && l.state == State::Offered && l.active(now));
+        let probe = (self.cfg.probe == Probe::Arp && !held && !offered && subnet == self.cfg.local).then_some(addr);
         if !held {
             self.table.insert(Lease {
                 addr,
@@ -250,7 +264,27 @@ impl Server {
             });
         }
         let lease = self.lease_secs(addr, req);
-        self.reply(req, MessageType::Offer, addr, Some(lease), subnet)
+        let mut out = self.reply(req, MessageType::Offer, addr, Some(lease), subnet);
+        if out.reply.is_some() && probe.is_some() {
+            self.stats.probed += 1;
+            out.probe = probe;
+        }
+        out
+    }
+
+    /// A host with hardware address `sender` answered the probe of `addr`
+    /// (see [`Outcome::probe`]): unless that is the client the address is
+    /// offered to, the address is in use by someone unknown and is
+    /// quarantined like a DECLINEd one. Returns the record to make durable.
+    pub fn claimed(&mut self, addr: Ipv4Addr, sender: &[u8], now: u64) -> Option<Record> {
+        let l = self.table.get(addr)?;
+        if l.state != State::Offered || l.chaddr == sender {
+            return None;
+        }
+        self.stats.claimed += 1;
+        let record = Record::Decline { addr, until: now + u64::from(self.cfg.quarantine_secs) };
+        self.table.apply(&record);
+        Some(record)
     }
 
     /// RFC 2131 §4.3.2: SELECTING, INIT-REBOOT, RENEWING and REBINDING.
@@ -348,7 +382,11 @@ impl Server {
             Some(l) if l.client == *client && l.state != State::Declined => {
                 let record = Record::Decline { addr, until: now + u64::from(self.cfg.quarantine_secs) };
                 self.table.apply(&record);
-                Outcome { record: Some(record), note: Some(format!("{addr} declined: quarantined")), reply: None }
+                Outcome {
+                    record: Some(record),
+                    note: Some(format!("{addr} declined: quarantined")),
+                    ..Outcome::default()
+                }
             }
             _ => Outcome::note(format!("DECLINE of {addr}, which the client does not hold")),
         }
@@ -361,7 +399,7 @@ impl Server {
             Some(l) if l.client == *client && l.state == State::Bound => {
                 let record = Record::Release { addr, client: client.clone(), at: now };
                 self.table.apply(&record);
-                Outcome { record: Some(record), note: Some(format!("{addr} released")), reply: None }
+                Outcome { record: Some(record), note: Some(format!("{addr} released")), ..Outcome::default() }
             }
             _ => Outcome::note(format!("RELEASE of {addr}, which the client does not hold")),
         }
@@ -403,6 +441,7 @@ impl Server {
             reply: Some(Reply { kind: MessageType::Nak, payload, to, yiaddr: Ipv4Addr::UNSPECIFIED }),
             record: None,
             note: Some(format!("NAK: {why}")),
+            probe: None,
         }
     }
 
@@ -467,7 +506,7 @@ impl Server {
             };
             if payload.len() <= max || (optional.is_empty() && extra.iter().all(|(c, _)| *c == 82 || *c == 61)) {
                 let to = destination(req, kind, yiaddr);
-                return Outcome { reply: Some(Reply { kind, payload, to, yiaddr }), record: None, note: None };
+                return Outcome { reply: Some(Reply { kind, payload, to, yiaddr }), ..Outcome::default() };
             }
             // Too big for the client (option 57): shed optional options from the end.
             if optional.pop().is_none() {

@@ -377,3 +377,64 @@ fn replayed_records_restore_bindings() {
     let steal = send(&mut fresh, &msg(3, 2).server_id(SERVER).requested(a));
     assert_eq!(kind(&steal), Some(MessageType::Nak));
 }
+
+fn probing_server() -> Server {
+    let s = Settings {
+        ipv4: (SERVER, 24),
+        ranges: vec!["10.0.0.100,10.0.0.103,1h", "10.9.0.10,10.9.0.20,255.255.255.0,30m"],
+        probe: Some("arp"),
+        ..Settings::default()
+    };
+    Server::new(Config::from_settings(&s).unwrap())
+}
+
+/// `--probe=arp`: a new address is offered only after a probe; an answered
+/// probe quarantines the address (persisted as a Decline) and the request,
+/// handled again, moves on to the next candidate.
+#[test]
+fn probe_before_offer_skips_claimed_addresses() {
+    let mut s = probing_server();
+    let d = msg(1, 1);
+    let o = send(&mut s, &d);
+    assert_eq!(kind(&o), Some(MessageType::Offer));
+    assert_eq!(o.probe, Some(ip("10.0.0.100")));
+    // The client itself answering (it still has the address) is no claim.
+    assert!(s.claimed(ip("10.0.0.100"), &[2, 0, 0, 0, 0, 1], NOW).is_none());
+    // Another host answers: quarantined like a DECLINE.
+    let r = s.claimed(ip("10.0.0.100"), &[2, 0xee, 0, 0, 0, 9], NOW).expect("claimed");
+    assert_eq!(r, Record::Decline { addr: ip("10.0.0.100"), until: NOW + 3600 });
+    let o = send(&mut s, &d);
+    assert_eq!(o.probe, Some(ip("10.0.0.101")));
+    assert_eq!(yiaddr(&o), ip("10.0.0.101"));
+    // Unclaimed: the offer stands; a retransmitted DISCOVER is not probed again.
+    let o = send(&mut s, &d);
+    assert_eq!((yiaddr(&o), o.probe), (ip("10.0.0.101"), None));
+    // Nor is the client's own address once bound.
+    let ack = send(&mut s, &msg(3, 1).requested(ip("10.0.0.101")).server_id(SERVER));
+    assert_eq!(kind(&ack), Some(MessageType::Ack));
+    let o = send(&mut s, &d);
+    assert_eq!((yiaddr(&o), o.probe), (ip("10.0.0.101"), None));
+    // A claim of an address that is not on offer changes nothing.
+    assert!(s.claimed(ip("10.0.0.101"), &[2, 0xee, 0, 0, 0, 9], NOW).is_none());
+    // Another client never gets the quarantined address.
+    let o = send(&mut s, &msg(1, 2));
+    assert_eq!(o.probe, Some(ip("10.0.0.102")));
+    assert_eq!(s.stats().claimed, 1);
+    // The quarantine survives a restart through the log record.
+    let mut again = probing_server();
+    again.replay(&r);
+    let o = send(&mut again, &msg(1, 3));
+    assert_eq!(yiaddr(&o), ip("10.0.0.101"));
+}
+
+/// Without `--probe` (the default) nothing is probed; relayed subnets are
+/// never probed by ARP (not on our link).
+#[test]
+fn no_probe_by_default_nor_for_relayed_subnets() {
+    let mut s = server();
+    assert_eq!(send(&mut s, &msg(1, 1)).probe, None);
+    let mut s = probing_server();
+    let o = send(&mut s, &msg(1, 1).giaddr(ip("10.9.0.1")));
+    assert_eq!(kind(&o), Some(MessageType::Offer));
+    assert_eq!(o.probe, None);
+}

@@ -30,6 +30,7 @@ fn config() -> Config {
         domain: Some("example.lan"),
         subnet_mask: None,
         lease_time: None,
+        probe: None,
     };
     Config::from_settings(&settings).expect("the fuzz configuration is valid")
 }

@@ -660,3 +660,21 @@ pub fn relayed_client_gets_an_address_of_the_relay_subnet(backend: &Backend) {
     assert_eq!(field(&bound, "lease"), "1800", "{bound}");
     assert!(lab.leases().iter().any(|(ip, mac, _)| *ip == a && mac == "02:dd:00:00:88:01"));
 }
+
+/// `--probe=arp`: a host that is not a DHCP client already uses the first
+/// address of the range (a static address); the server's ARP probe finds it,
+/// quarantines the address and offers the next one.
+pub fn probe_skips_an_address_in_use(backend: &Backend) {
+    let lab = Lab::new(backend, "probe", 2);
+    // Client 1 is the squatter: a static address, no DHCP.
+    let squatter = &lab.clients[1];
+    squatter.ns.ip(&["addr", "add", "10.77.0.100/24", "dev", "eth0"]).unwrap();
+    let mut server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.109", "--probe=arp"]);
+    let mut c = lab.udhcpc(0, &["-q", "-n", "-t", "10", "-T", "1"]);
+    assert!(c.wait().unwrap().success(), "udhcpc got no lease with probing on");
+    let a = lab.wait_event(0, "bound", 1);
+    assert!(in_range(a, 101, 109), "got {a}, which the squatter uses");
+    let claimed = format!("address 10.77.0.100 is in use by {}", squatter.mac);
+    server.wait_for("the probe to find the squatter", |l| l.contains(&claimed));
+    assert!(!lab.leases().iter().any(|(ip, _, _)| *ip == Ipv4Addr::new(10, 77, 0, 100)));
+}
