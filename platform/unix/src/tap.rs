@@ -288,19 +288,23 @@ impl TapNet {
         }
     }
 
-    /// Writes `virtio_net_hdr` + frame; a frame the tap cannot take is
-    /// dropped and counted, as on a wire.
+    /// Writes `virtio_net_hdr` + frame in one buffer.
     fn write_raw(&self, bytes: &[u8]) -> io::Result<()> {
+        // SAFETY: `bytes` is valid for reads of `bytes.len()` bytes.
+        self.write_frame(|| unsafe { libc::write(self.raw(), bytes.as_ptr().cast(), bytes.len()) })
+    }
+
+    /// Runs one `write`/`writev` of a whole frame, retrying on EINTR. A frame
+    /// the tap cannot take (queue full, link down) is dropped and counted, as
+    /// on a wire; any other error is fatal for the device.
+    fn write_frame(&self, mut write: impl FnMut() -> isize) -> io::Result<()> {
         loop {
-            // SAFETY: `bytes` is valid for reads of `bytes.len()` bytes.
-            let n = unsafe { libc::write(self.raw(), bytes.as_ptr().cast(), bytes.len()) };
-            if n >= 0 {
+            if write() >= 0 {
                 return Ok(());
             }
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
                 Some(libc::EINTR) => continue,
-                // Queue full, or the link is down: the frame is lost, as on a wire.
                 Some(libc::EAGAIN) | Some(libc::EIO) | Some(libc::ENOBUFS) => {
                     self.dropped.set(self.dropped.get() + 1);
                     return Ok(());
@@ -464,23 +468,9 @@ impl Net for TapNet {
             libc::iovec { iov_base: hdr.as_ptr() as *mut libc::c_void, iov_len: hdr.len() },
             libc::iovec { iov_base: frame.as_ptr() as *mut libc::c_void, iov_len: frame.len() },
         ];
-        loop {
-            // SAFETY: both iovecs point to live buffers of the given lengths,
-            // which writev only reads.
-            let n = unsafe { libc::writev(self.raw(), iov.as_ptr(), iov.len() as libc::c_int) };
-            if n >= 0 {
-                return Ok(());
-            }
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) | Some(libc::EIO) | Some(libc::ENOBUFS) => {
-                    self.dropped.set(self.dropped.get() + 1);
-                    return Ok(());
-                }
-                _ => return Err(io::Error::new(e.kind(), format!("tap '{}' failed: {e}", self.name))),
-            }
-        }
+        // SAFETY: both iovecs point to live buffers of the given lengths,
+        // which writev only reads.
+        self.write_frame(|| unsafe { libc::writev(self.raw(), iov.as_ptr(), iov.len() as libc::c_int) })
     }
 }
 
