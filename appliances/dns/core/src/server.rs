@@ -1,1 +1,415 @@
-//! (being written)
+//! The request dispatcher: one DNS message in, what to do about it out.
+//!
+//! [`Server::handle`]`(now, src, transport, bytes) -> Handled` is the only entry the
+//! wiring calls per request. It checks the message the way NSD 4.6 does (the
+//! differential test holds us to it):
+//! - shorter than a header, or QR=1 → [`Handled::Drop`];
+//! - opcode other than QUERY, NOTIFY, UPDATE → NOTIMP, header only (flags echoed);
+//! - a question that doesn't parse, records in answer/authority (authority is allowed
+//!   for IXFR), two OPT RRs (RFC 6891 §6.1.1), or anything undecodable → FORMERR,
+//!   header only, only RD kept; more than one question → FORMERR with no flags;
+//! - no question but an OPT → NOERROR with our OPT (an EDNS probe);
+//! - EDNS version > 0 → BADVERS with our OPT (RFC 6891 §6.1.3);
+//! - class CH → REFUSED with the question (NSD answers `version.bind CH TXT` and
+//!   `id.server`; we don't tell), other classes but IN → REFUSED, header only;
+//! - AXFR over UDP → NOTIMP; other AXFR and IXFR go to `xfr.rs` ([`Handled::Stream`]
+//!   over TCP); UPDATE goes to `update.rs` ([`Handled::Update`]), NOTIFY to
+//!   `notify.rs` ([`Handled::Notified`] when signed and allowed); zone not served →
+//!   REFUSED;
+//! - a TSIG RR (RFC 8945) is verified against [`Server::keys`] with `tsig.rs`; a bad
+//!   one gets NOTAUTH with the TSIG error (§5.3.2), a good one a signed reply (§5.3),
+//!   with room for the signature kept when fitting the reply into UDP.
+//!
+//! Responses: AA per the answer, RD echoed, CD and AD cleared (RFC 4035 §3.1.6), our
+//! OPT (payload [`Options::udp_size`], DO echoed) when the request had one.
+//! UDP replies fit in 512 bytes, or min(client's EDNS size, ours) when the client sent
+//! a size above 512; TCP in 65535. Whole rrsets are dropped to fit: when an answer or
+//! authority rrset is dropped TC is set (RFC 2181 §9), a dropped additional rrset is
+//! just left out.
+
+use std::net::SocketAddr;
+
+use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+
+use std::sync::Arc;
+
+use crate::keys::KeyStore;
+use crate::notify;
+use crate::query::{self, Resolution};
+use crate::rrl::{self, Rrl};
+use crate::tsig::{self, Signed};
+use crate::update;
+use crate::xfr;
+use crate::zone::Zones;
+
+/// The time, passed in (core crates never read a clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Now {
+    /// Wall clock, seconds since 1970 (TSIG, SOA serials).
+    pub unix: u64,
+    /// Monotonic nanoseconds (rate limits, timers).
+    pub mono_ns: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// What the wiring does with a request.
+#[derive(Debug)]
+pub enum Handled {
+    /// Send these bytes back.
+    Reply(Vec<u8>),
+    /// Send nothing.
+    Drop,
+    /// AXFR/IXFR: send each message in order on the TCP connection.
+    Stream(Vec<Vec<u8>>),
+    /// A signed UPDATE prepared a change: commit `master_file` to git, push, then send
+    /// the bytes of [`Server::finish_update`]`(pending, pushed_ok)` (see `update.rs`).
+    Update(Box<update::Pending>),
+    /// A signed NOTIFY for `zone` was accepted (`notify.rs`): send `reply`, then
+    /// re-fetch the zone.
+    Notified { zone: Name, reply: Vec<u8> },
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Our EDNS UDP payload size (RFC 6891 §6.2.5; 1232 avoids fragmentation).
+    pub udp_size: u16,
+    /// Response rate limiting; off by default.
+    pub rrl: rrl::Config,
+    /// Serve AXFR/IXFR without TSIG (`--axfr`); off by default.
+    pub axfr_unsigned: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { udp_size: 1232, rrl: rrl::Config::default(), axfr_unsigned: false }
+    }
+}
+
+/// The authoritative server's state.
+pub struct Server {
+    pub zones: Zones,
+    pub options: Options,
+    pub rrl: Rrl,
+    /// TSIG keys (RFC 8945) that requests may be signed with, and their privileges
+    /// (`keys.rs`); none by default.
+    pub keys: Arc<KeyStore>,
+    /// Recent versions of each zone, for IXFR (`xfr.rs`); record every zone swap in it.
+    pub history: xfr::History,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("zones", &self.zones.len())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+const HEADER: usize = 12;
+const UDP_PLAIN: usize = 512;
+const TCP_MAX: usize = 65535;
+
+/// The parsed request, what a reply needs from it.
+struct Request {
+    msg: Message,
+    transport: Transport,
+    /// Set when the request carried a valid TSIG: the reply gets signed.
+    signed: Option<Signed>,
+}
+
+impl Server {
+    pub fn new(zones: Zones, options: Options) -> Server {
+        let rrl = Rrl::new(options.rrl.clone());
+        Server { zones, options, rrl, keys: Arc::new(KeyStore::new()), history: xfr::History::default() }
+    }
+
+    /// Handles one request. Never panics, whatever the bytes.
+    pub fn handle(&mut self, now: Now, src: SocketAddr, transport: Transport, request: &[u8]) -> Handled {
+        if request.len() < HEADER || request[2] & 0x80 != 0 {
+            return Handled::Drop;
+        }
+        let opcode = (request[2] >> 3) & 0x0f;
+        if !matches!(opcode, 0 | 4 | 5) {
+            return Handled::Reply(header_error(request, ResponseCode::NotImp, true));
+        }
+        let msg = match Message::from_vec(request) {
+            Ok(m) => m,
+            Err(_) => return Handled::Reply(header_error(request, ResponseCode::FormErr, false)),
+        };
+        if let Some(reply) = self.precheck(request, &msg) {
+            return Handled::Reply(reply);
+        }
+        // Only messages with a TSIG RR go to the verifier (trailing garbage after the
+        // records is ignored, as NSD does, and unsigned queries stay fast).
+        let verified = match msg.signature {
+            Some(_) => tsig::verify_request(&*self.keys, request, now.unix),
+            None => Ok(None),
+        };
+        let signed = match verified {
+            Ok(s) => s,
+            Err(e) => {
+                // RFC 8945 §5.3.2: NOTAUTH (or FORMERR) with the TSIG error, on a reply
+                // that echoes the question.
+                let meta = reply_meta(&msg, ResponseCode::NoError, false);
+                let base = self.encode(&meta, &msg.queries, &msg, &[], TCP_MAX).0;
+                return Handled::Reply(e.reply(&base, now.unix));
+            }
+        };
+        let req = Request { msg, transport, signed };
+        match req.msg.metadata.op_code {
+            OpCode::Query => self.query(now, src, &req, request),
+            OpCode::Update => match update::handle(&self.zones, req.signed.as_ref(), &req.msg, src, now.unix) {
+                update::Outcome::Reply(r) => Handled::Reply(r),
+                update::Outcome::Commit(p) => Handled::Update(p),
+            },
+            OpCode::Notify => match notify::incoming(req.signed.as_ref(), &req.msg, now.unix) {
+                notify::Incoming::Accepted { zone, reply } => Handled::Notified { zone, reply },
+                notify::Incoming::Reply(r) => Handled::Reply(r),
+            },
+            _ => Handled::Reply(header_error(request, ResponseCode::NotImp, true)),
+        }
+    }
+
+    /// The structural checks that end in an error reply.
+    fn precheck(&self, raw: &[u8], msg: &Message) -> Option<Vec<u8>> {
+        let qd = msg.queries.len();
+        let probe = qd == 0
+            && msg.answers.is_empty()
+            && msg.authorities.is_empty()
+            && msg.additionals.is_empty()
+            && msg.edns.is_some();
+        if probe {
+            // An EDNS probe without a question: NSD answers NOERROR with its OPT.
+            return Some(self.encode(&reply_meta(msg, ResponseCode::NoError, false), &[], msg, &[], TCP_MAX).0);
+        }
+        if qd == 0 {
+            return Some(header_error(raw, ResponseCode::FormErr, false));
+        }
+        if qd > 1 {
+            let mut h = header_error(raw, ResponseCode::FormErr, false);
+            h[2] &= 0xf8; // nothing but QR and opcode
+            return Some(h);
+        }
+        let ixfr = msg.queries[0].query_type() == RecordType::IXFR;
+        if msg.metadata.op_code == OpCode::Query && (!msg.answers.is_empty() || (!ixfr && !msg.authorities.is_empty()))
+        {
+            return Some(header_error(raw, ResponseCode::FormErr, false));
+        }
+        if msg.edns.as_ref().is_some_and(|e| e.version() > 0) {
+            let meta = reply_meta(msg, ResponseCode::BADVERS, false);
+            return Some(self.encode(&meta, &msg.queries, msg, &[], TCP_MAX).0);
+        }
+        None
+    }
+
+    /// Answers a QUERY; a signed request gets a signed reply (RFC 8945 §5.3).
+    fn query(&mut self, now: Now, src: SocketAddr, req: &Request, raw: &[u8]) -> Handled {
+        let q = &req.msg.queries[0];
+        let xfr = match q.query_type() {
+            RecordType::IXFR => true,
+            RecordType::AXFR => req.transport == Transport::Tcp,
+            _ => false,
+        };
+        if xfr && q.query_class() == DNSClass::IN {
+            // xfr.rs checks the privilege and signs its own messages.
+            return xfr::answer(
+                &self.zones,
+                &self.history,
+                req.signed.as_ref(),
+                &req.msg,
+                req.transport,
+                self.options.axfr_unsigned,
+                now.unix,
+            );
+        }
+        match (self.query_unsigned(now, src, req, raw), &req.signed) {
+            (Handled::Reply(r), Some(signed)) => Handled::Reply(tsig::sign_response(signed, &r, now.unix)),
+            (h, _) => h,
+        }
+    }
+
+    fn query_unsigned(&mut self, now: Now, src: SocketAddr, req: &Request, raw: &[u8]) -> Handled {
+        let msg = &req.msg;
+        let q = &msg.queries[0];
+        let limit = self.limit(req);
+        if !matches!(q.query_class(), DNSClass::IN | DNSClass::CH) {
+            return Handled::Reply(header_error(raw, ResponseCode::Refused, true));
+        }
+        if q.query_class() != DNSClass::IN {
+            let meta = reply_meta(msg, ResponseCode::Refused, false);
+            return Handled::Reply(self.encode(&meta, &msg.queries, msg, &[], limit).0);
+        }
+        let qtype = q.query_type();
+        if qtype == RecordType::AXFR && req.transport == Transport::Udp {
+            // RFC 5936 §4.2: AXFR is TCP only; NSD answers NOTIMP.
+            let meta = reply_meta(msg, ResponseCode::NotImp, false);
+            return Handled::Reply(self.encode(&meta, &msg.queries, msg, &[], limit).0);
+        }
+        let res = query::resolve(&self.zones, q.name(), qtype);
+        if self.options.rrl.enabled() && req.transport == Transport::Udp {
+            match self.rrl.check(now.mono_ns, src.ip(), &rrl_key(&res, q)) {
+                rrl::Verdict::Send => {}
+                rrl::Verdict::Drop => return Handled::Drop,
+                rrl::Verdict::Slip => {
+                    let mut meta = reply_meta(msg, res.rcode, res.aa);
+                    meta.truncation = true;
+                    return Handled::Reply(self.encode(&meta, &msg.queries, msg, &[], limit).0);
+                }
+            }
+        }
+        Handled::Reply(self.answer_bytes(msg, &res, limit))
+    }
+
+    /// The largest reply the client can take, less the room its TSIG will need.
+    fn limit(&self, req: &Request) -> usize {
+        self.transport_limit(req).saturating_sub(req.signed.as_ref().map_or(0, tsig_space))
+    }
+
+    fn transport_limit(&self, req: &Request) -> usize {
+        match req.transport {
+            Transport::Tcp => TCP_MAX,
+            Transport::Udp => match &req.msg.edns {
+                Some(e) if usize::from(e.max_payload()) > UDP_PLAIN => {
+                    usize::from(e.max_payload().min(self.options.udp_size)).max(UDP_PLAIN)
+                }
+                _ => UDP_PLAIN,
+            },
+        }
+    }
+
+    fn answer_bytes(&self, msg: &Message, res: &Resolution, limit: usize) -> Vec<u8> {
+        let meta = reply_meta(msg, res.rcode, res.aa);
+        let mut sets: Vec<(u8, &[Record])> = Vec::new();
+        sets.extend(res.answer.iter().map(|s| (0, s.as_slice())));
+        sets.extend(res.authority.iter().map(|s| (1, s.as_slice())));
+        sets.extend(res.additional.iter().map(|s| (2, s.as_slice())));
+        let (full, fits) = self.encode(&meta, &msg.queries, msg, &sets, limit);
+        if fits {
+            return full;
+        }
+        // The size grows with every rrset: find the longest prefix that fits.
+        let (mut lo, mut hi) = (0usize, sets.len());
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if self.encode(&meta, &msg.queries, msg, &sets[..mid], limit).1 {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        let mut meta = meta;
+        // RFC 2181 §9: TC only when answer or authority data had to go.
+        meta.truncation = sets[lo].0 < 2;
+        // Like NSD, stop at the first rrset that doesn't fit, in section order.
+        self.encode(&meta, &msg.queries, msg, &sets[..lo], limit).0
+    }
+
+    /// Encodes a reply; the bool says whether it fits in `limit`.
+    fn encode(
+        &self,
+        meta: &Metadata,
+        queries: &[Query],
+        req: &Message,
+        sets: &[(u8, &[Record])],
+        limit: usize,
+    ) -> (Vec<u8>, bool) {
+        let mut m = Message::new(meta.id, MessageType::Response, meta.op_code);
+        m.metadata = *meta;
+        m.queries = queries.to_vec();
+        for (section, set) in sets {
+            let list = match section {
+                0 => &mut m.answers,
+                1 => &mut m.authorities,
+                _ => &mut m.additionals,
+            };
+            list.extend(set.iter().cloned());
+        }
+        if let Some(e) = &req.edns {
+            m.edns = Some(self.our_edns(e));
+        }
+        match m.to_vec() {
+            Ok(bytes) => {
+                let fits = bytes.len() <= limit;
+                (bytes, fits)
+            }
+            // Only oversized data gets here; answer with the bare header instead.
+            Err(_) => (header_error(&header_bytes(meta), ResponseCode::ServFail, true), false),
+        }
+    }
+
+    fn our_edns(&self, theirs: &Edns) -> Edns {
+        let mut e = Edns::new();
+        e.set_max_payload(self.options.udp_size);
+        e.set_version(0);
+        e.set_dnssec_ok(theirs.flags().dnssec_ok);
+        e
+    }
+}
+
+/// The RRL account of an answer: RFC-less, following BIND/NSD's design of keying
+/// positive answers by (qname, qtype), negative ones by zone, and errors together.
+fn rrl_key(res: &Resolution, q: &Query) -> rrl::Key {
+    let kind = match res.rcode {
+        ResponseCode::NoError if !res.answer.is_empty() => rrl::Kind::Answer,
+        ResponseCode::NoError | ResponseCode::NXDomain => rrl::Kind::Negative,
+        _ => rrl::Kind::Error,
+    };
+    let name = match kind {
+        rrl::Kind::Answer => q.name().to_lowercase(),
+        // Negative answers: one account per zone, whose SOA is in authority.
+        rrl::Kind::Negative => res
+            .authority
+            .first()
+            .and_then(|s| s.first())
+            .map(|r| r.name.to_lowercase())
+            .unwrap_or_else(|| q.name().to_lowercase()),
+        rrl::Kind::Error => hickory_proto::rr::Name::root(),
+    };
+    rrl::Key { kind, name, qtype: u16::from(q.query_type()) }
+}
+
+/// Bytes a TSIG RR adds (RFC 8945 §4.2): owner, fixed RR fields (10), algorithm
+/// name, time (6), fudge, MAC size, MAC, original id, error, other length (2 each).
+fn tsig_space(s: &Signed) -> usize {
+    let name = s.key.name.to_ascii().len() + 2;
+    let algorithm = s.key.algorithm.name().len() + 1;
+    name + 10 + algorithm + 6 + 2 + 2 + s.key.algorithm.mac_len() + 2 + 2 + 2 + 6
+}
+
+/// Reply metadata: QR, the request's id, opcode and RD; AD and CD clear.
+fn reply_meta(req: &Message, rcode: ResponseCode, aa: bool) -> Metadata {
+    let mut m = Metadata::new(req.metadata.id, MessageType::Response, req.metadata.op_code);
+    m.recursion_desired = req.metadata.recursion_desired;
+    m.authoritative = aa;
+    m.response_code = rcode;
+    m
+}
+
+fn header_bytes(meta: &Metadata) -> Vec<u8> {
+    let mut h = vec![0u8; HEADER];
+    h[..2].copy_from_slice(&meta.id.to_be_bytes());
+    h[2] = (u8::from(meta.op_code) & 0x0f) << 3 | u8::from(meta.recursion_desired);
+    h
+}
+
+/// An error reply of just the header, counts zero (what NSD sends for NOTIMP and
+/// FORMERR). `keep_flags`: echo the request's flags (NOTIMP) or keep only RD (FORMERR).
+fn header_error(req: &[u8], rcode: ResponseCode, keep_flags: bool) -> Vec<u8> {
+    let mut h = vec![0u8; HEADER];
+    h[..4].copy_from_slice(&req[..4]);
+    if !keep_flags {
+        h[2] &= 0x78 | 0x01; // opcode and RD
+        h[3] = 0;
+    }
+    h[2] |= 0x80; // QR
+    h[3] = (h[3] & 0xd0) | (rcode.low() & 0x0f); // AD cleared, RCODE set
+    h
+}

@@ -1,0 +1,199 @@
+//! Our TSIG, AXFR, IXFR and UPDATE against real clients: `dig -y` (AXFR, IXFR, verifying
+//! every message's TSIG) and `nsupdate -y` (verifying the signed UPDATE reply), talking
+//! to `Server::handle` through a small python TCP bridge that runs in a network
+//! namespace this test creates (started with `ip netns exec`, so no `setns` here).
+//! Skips with a message when not root or when `dig`/`nsupdate`/`ip`/`python3` are
+//! missing.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use dns_core::keys::KeyStore;
+use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::zone::{Zone, Zones};
+use hickory_proto::rr::Name;
+
+const PORT: u16 = 5355;
+const SECRET: &str = "dG9vbHMtc2VjcmV0LWZvci10ZXN0cy0zMi1ieXRlcyE=";
+const KEY: &str = "tool._update.example.org.";
+
+const BRIDGE: &str = r#"
+import socket, struct, sys
+srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(4)
+print("ready", flush=True)
+while True:
+    c, _ = srv.accept()
+    f = c.makefile("rb")
+    while True:
+        h = f.read(2)
+        if len(h) < 2:
+            break
+        q = f.read(struct.unpack(">H", h)[0])
+        print("Q " + q.hex(), flush=True)
+        n = int(sys.stdin.readline().split()[1])
+        for _ in range(n):
+            r = bytes.fromhex(sys.stdin.readline().strip())
+            c.sendall(struct.pack(">H", len(r)) + r)
+    c.close()
+"#;
+
+struct Ns(String);
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn skip_reason() -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not root".into());
+    }
+    for (tool, arg) in [("dig", "-v"), ("nsupdate", "-V"), ("ip", "-V"), ("python3", "-V")] {
+        if Command::new(tool).arg(arg).output().is_err() {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
+    None
+}
+
+fn zone_text() -> String {
+    let mut t = String::from(
+        "$ORIGIN example.org.\n$TTL 300\n@ SOA ns1 hostmaster 10 100 20 1000 60\n@ NS ns1\nns1 A 127.0.0.1\n",
+    );
+    for i in 0..1200 {
+        t.push_str(&format!(
+            "h{i} A 10.2.{}.{}\nh{i} TXT \"padding so the AXFR spans several messages {i}\"\n",
+            i / 250,
+            i % 250
+        ));
+    }
+    t
+}
+
+fn now() -> Now {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    Now { unix: d.as_secs(), mono_ns: d.as_nanos() as u64 }
+}
+
+/// Serves bridge queries with the shared server until the bridge goes away. UPDATEs
+/// are "pushed" successfully at once.
+fn serve(bridge: &mut Child, server: Arc<Mutex<Server>>) {
+    let out = BufReader::new(bridge.stdout.take().unwrap());
+    let mut tx: ChildStdin = bridge.stdin.take().unwrap();
+    let mut lines = out.lines().map_while(Result::ok);
+    assert_eq!(lines.next().as_deref(), Some("ready"));
+    std::thread::spawn(move || {
+        for line in lines {
+            let Some(hex) = line.strip_prefix("Q ") else { continue };
+            let q = data_encoding::HEXLOWER.decode(hex.as_bytes()).unwrap();
+            let mut s = server.lock().unwrap();
+            let replies = match s.handle(now(), "127.0.0.1:1".parse().unwrap(), Transport::Tcp, &q) {
+                Handled::Reply(r) => vec![r],
+                Handled::Stream(m) => m,
+                Handled::Update(p) => vec![s.finish_update(*p, true)],
+                Handled::Drop => vec![],
+                other => panic!("{other:?}"),
+            };
+            let mut text = format!("R {}\n", replies.len());
+            for r in replies {
+                text.push_str(&data_encoding::HEXLOWER.encode(&r));
+                text.push('\n');
+            }
+            if tx.write_all(text.as_bytes()).and_then(|_| tx.flush()).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+fn tool(ns: &str, args: &[&str], input: Option<&str>) -> String {
+    let mut c = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = c.stdin.take().unwrap();
+    if let Some(i) = input {
+        stdin.write_all(i.as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(c.wait_with_output());
+    });
+    let out = rx.recv_timeout(Duration::from_secs(60)).expect("tool hung").unwrap();
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn dig_and_nsupdate_against_us() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipping real-tool transfer test: {why}");
+        return;
+    }
+    let ns = Ns(format!("dnstools-{}", std::process::id()));
+    assert!(Command::new("ip").args(["netns", "add", &ns.0]).status().unwrap().success());
+    let up = Command::new("ip").args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"]).status().unwrap();
+    assert!(up.success());
+    let mut zones = Zones::new();
+    zones.replace(Zone::parse("example.org", &zone_text()).unwrap());
+    let mut server = Server::new(zones, Options::default());
+    server.keys = Arc::new(KeyStore::parse("_keys", &format!("{KEY} DNSKEY 0 3 163 {SECRET}\n")).unwrap());
+    let server = Arc::new(Mutex::new(server));
+    let mut bridge = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "python3", "-c", BRIDGE, &PORT.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    serve(&mut bridge, server.clone());
+    let result = std::panic::catch_unwind(|| run(&ns.0, &server));
+    let _ = bridge.kill();
+    let _ = bridge.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+fn run(ns: &str, server: &Arc<Mutex<Server>>) {
+    let y = format!("hmac-sha256:{KEY}:{SECRET}");
+    let port = PORT.to_string();
+    let dig = |extra: &[&str]| {
+        let mut a = vec!["dig", "-y", &y, "@127.0.0.1", "-p", &port, "+tries=1", "+time=20"];
+        a.extend_from_slice(extra);
+        tool(ns, &a, None)
+    };
+    // AXFR: dig checks the TSIG on every message and says so on failure.
+    let out = dig(&["example.org", "AXFR"]);
+    assert!(!out.contains("failed") && !out.contains("TSIG error"), "{out}");
+    assert!(out.contains("h1199.example.org."), "{out}");
+    assert_eq!(out.matches("\tSOA\t").count(), 2, "{out}");
+    // Nothing signed with a wrong key gets through.
+    let bad = "hmac-sha256:tool._update.example.org.:b3RoZXI=";
+    let out = tool(ns, &["dig", "-y", bad, "@127.0.0.1", "-p", &port, "+tries=1", "example.org", "AXFR"], None);
+    assert!(!out.contains("h1199.example.org."), "{out}");
+    // UPDATE with nsupdate over TCP: it verifies our signed reply.
+    let script = format!(
+        "server 127.0.0.1 {PORT}\nzone example.org\nupdate add added.example.org. 60 A 192.0.2.55\nupdate delete h0.example.org. TXT\nsend\n"
+    );
+    let out = tool(ns, &["nsupdate", "-v", "-t", "20", "-y", &y], Some(&script));
+    assert!(out.trim().is_empty(), "nsupdate said: {out}");
+    let serial = server.lock().unwrap().zones.get(&Name::from_ascii("example.org.").unwrap()).unwrap().serial();
+    assert_eq!(serial, 11);
+    // IXFR from serial 10: the difference, signed.
+    let out = dig(&["example.org", "IXFR=10"]);
+    assert!(!out.contains("failed"), "{out}");
+    assert!(out.contains("added.example.org.") && out.contains("192.0.2.55"), "{out}");
+    assert!(out.contains("h0.example.org.") && !out.contains("h1199.example.org."), "{out}");
+    assert_eq!(out.matches("\tSOA\t").count(), 4, "{out}");
+}
