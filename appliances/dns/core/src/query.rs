@@ -15,7 +15,13 @@
 //!   zone apex is answered from the parent zone if we serve it;
 //! - NXDOMAIN/NODATA carry the SOA with TTL min(SOA TTL, SOA minimum) (RFC 2308 §3).
 //! - The owner of records matched by the query name (exactly or by wildcard) is spelled
-//!   as in the question; other owners as in the zone.
+//!   as in the question; other owners as in the zone (the dispatcher then respells
+//!   names sharing a suffix with earlier ones, as NSD's compression does).
+//! - DNSSEC (RFC 4035 §3.1) for pre-signed zones, when the query has DO and the zone
+//!   [`is_signed`]: the RRSIGs covering each rrset travel with it; NODATA adds the NSEC
+//!   of the name (of the wildcard for a wildcard NODATA), NXDOMAIN the NSECs covering
+//!   the name and the wildcard, a wildcard answer the NSEC covering the name; referrals
+//!   carry the DS or the NSEC proving none. NSEC3 zones get no denial records.
 
 use std::sync::Arc;
 
@@ -63,13 +69,25 @@ struct Ctx<'a> {
     qtype: RecordType,
     out: Resolution,
     links: usize,
+    /// The query's DO bit (RFC 3225).
+    dnssec_ok: bool,
+    /// DO set and the zone of the current step is signed: add RRSIGs and NSECs.
+    secure: bool,
 }
 
 /// Answers `qname`/`qtype` from `zones` (class IN). REFUSED when no zone is ours.
-pub fn resolve(zones: &Zones, qname: &Name, qtype: RecordType) -> Resolution {
-    let mut cx = Ctx { zones, qtype, out: Resolution::new(), links: 0 };
+/// `dnssec_ok` is the query's DO bit: for a signed zone (see [`is_signed`]) the answer
+/// then carries the zone's RRSIGs and NSEC denials (RFC 4035 §3.1), as NSD sends them.
+pub fn resolve(zones: &Zones, qname: &Name, qtype: RecordType, dnssec_ok: bool) -> Resolution {
+    let mut cx = Ctx { zones, qtype, out: Resolution::new(), links: 0, dnssec_ok, secure: false };
     cx.lookup(qname);
     cx.out
+}
+
+/// A zone counts as signed when its apex has an RRSIG covering DNSKEY (NSD's test).
+pub fn is_signed(zone: &Zone) -> bool {
+    zone.rrset(zone.origin(), RecordType::RRSIG)
+        .is_some_and(|s| s.wire().any(|w| w.starts_with(&u16::from(RecordType::DNSKEY).to_be_bytes())))
 }
 
 fn same(a: &Name, b: &Name) -> bool {
@@ -77,8 +95,18 @@ fn same(a: &Name, b: &Name) -> bool {
 }
 
 impl Ctx<'_> {
-    fn add(&mut self, section: Section, owner: &Name, set: &Rrset) -> bool {
-        let records: Vec<Record> = set.answer_records(owner).collect();
+    /// Adds an rrset owned by `owner` (data from `node`), with its RRSIGs when secure;
+    /// false if it is already there (a CNAME loop).
+    fn add(&mut self, section: Section, owner: &Name, node: Node<'_>, set: &Rrset) -> bool {
+        let mut records: Vec<Record> = set.answer_records(owner).collect();
+        if set.rtype() == RecordType::RRSIG {
+            // Each RRSIG carries the TTL of the rrset it covers (RFC 4034 §3).
+            for (r, w) in records.iter_mut().zip(set.wire()) {
+                r.ttl = covered_ttl(node, w).unwrap_or(r.ttl);
+            }
+        } else if self.secure {
+            records.extend(signatures(owner, node, set));
+        }
         let list = match section {
             Section::Answer => &mut self.out.answer,
             Section::Authority => &mut self.out.authority,
@@ -86,6 +114,7 @@ impl Ctx<'_> {
         };
         let dup =
             list.iter().any(|s| s.first().is_some_and(|r| same(&r.name, owner) && r.record_type() == set.rtype()));
+        // The RRSIGs travel with their rrset: truncation keeps or drops both.
         if dup {
             return false;
         }
@@ -110,6 +139,7 @@ impl Ctx<'_> {
             zone = parent;
         }
         let zone = Arc::clone(zone);
+        self.secure = self.dnssec_ok && is_signed(&zone);
         let exact = zone.name_exists(name);
         let encloser = closest_encloser(&zone, name);
         let cut = highest_cut(&zone, &encloser);
@@ -127,9 +157,35 @@ impl Ctx<'_> {
     fn referral(&mut self, zone: &Zone, cut: Node<'_>) {
         // AA only when a CNAME from our data led here (NSD keeps it then).
         self.out.aa = self.links > 0;
+        let name = cut.name();
         if let Some(ns) = cut.rrset(RecordType::NS) {
-            self.add(Section::Authority, &cut.name(), ns);
+            self.add(Section::Authority, &name, cut, ns);
             self.glue(zone, ns);
+        }
+        // RFC 4035 §3.1.4: the DS, or the NSEC proving there is none.
+        if self.secure
+            && let Some(set) = cut.rrset(RecordType::DS).or_else(|| cut.rrset(RecordType::NSEC))
+        {
+            self.add(Section::Authority, &name, cut, set);
+        }
+    }
+
+    /// RFC 4035 §3.1.3: the NSEC at or before `name` in canonical order (its owner is
+    /// `name` for NODATA, it covers `name` when `name` doesn't exist).
+    fn nsec(&mut self, zone: &Zone, name: &Name) {
+        if let Some(node) = zone.covering_nsec(name)
+            && let Some(set) = node.rrset(RecordType::NSEC)
+        {
+            self.add(Section::Authority, &node.name(), node, set);
+        }
+    }
+
+    /// NODATA: the SOA, and with DNSSEC the NSEC for `original` (the wildcard when one
+    /// matched, RFC 4035 §3.1.3.4).
+    fn nodata(&mut self, zone: &Zone, original: &Name) {
+        self.soa(zone);
+        if self.secure {
+            self.nsec(zone, original);
         }
     }
 
@@ -140,21 +196,32 @@ impl Ctx<'_> {
             let Some(node) = zone.node(&target.0) else { continue };
             for t in [RecordType::A, RecordType::AAAA] {
                 if let Some(set) = node.rrset(t) {
-                    self.add(Section::Additional, &node.name(), set);
+                    self.add(Section::Additional, &node.name(), node, set);
                 }
             }
         }
     }
 
     fn authoritative(&mut self, zone: &Zone, name: &Name, exact: bool, encloser: &Name) {
-        let node = if exact {
-            zone.node(name)
+        let wild = encloser.prepend_label("*").ok();
+        let (node, original) = if exact {
+            (zone.node(name), name.clone())
         } else {
-            let wild = encloser.prepend_label("*").ok();
-            match wild.as_ref().and_then(|w| zone.node(w)) {
-                Some(n) => Some(n),
+            // RFC 4035 §3.1.3.2/3: the NSEC covering the name that doesn't exist.
+            if self.secure {
+                self.nsec(zone, name);
+            }
+            match wild.as_ref().and_then(|w| zone.node(w).map(|n| (n, w))) {
+                Some((n, w)) => (Some(n), w.clone()),
                 None => {
                     self.out.rcode = ResponseCode::NXDomain;
+                    // ... and the one proving no wildcard could match (before the SOA,
+                    // in NSD's order, which decides what truncation keeps).
+                    if self.secure
+                        && let Some(w) = &wild
+                    {
+                        self.nsec(zone, w);
+                    }
                     self.soa(zone);
                     return;
                 }
@@ -162,31 +229,32 @@ impl Ctx<'_> {
         };
         // An exact empty non-terminal has no node: NODATA.
         let Some(node) = node else {
-            self.soa(zone);
+            self.nodata(zone, &original);
             return;
         };
-        self.answer_node(zone, name, node);
+        self.answer_node(zone, name, node, &original);
     }
 
-    fn answer_node(&mut self, zone: &Zone, owner: &Name, node: Node<'_>) {
+    fn answer_node(&mut self, zone: &Zone, owner: &Name, node: Node<'_>, original: &Name) {
         if self.qtype == RecordType::ANY {
-            match any_choice(node) {
+            // RRSIGs come with their rrsets when secure, so ANY doesn't pick them then.
+            match any_choice(node, self.secure) {
                 Some(set) => {
-                    self.add(Section::Answer, owner, set);
+                    self.add(Section::Answer, owner, node, set);
                 }
-                None => self.soa(zone),
+                None => self.nodata(zone, original),
             }
             return;
         }
         if let Some(set) = node.rrset(self.qtype) {
-            self.add(Section::Answer, owner, set);
+            self.add(Section::Answer, owner, node, set);
             if self.qtype == RecordType::NS {
                 self.glue(zone, set);
             }
             return;
         }
         if let Some(cname) = node.rrset(RecordType::CNAME) {
-            let added = self.add(Section::Answer, owner, cname);
+            let added = self.add(Section::Answer, owner, node, cname);
             if added
                 && self.links < MAX_CHAIN
                 && let Some(RData::CNAME(target)) = cname.first()
@@ -197,7 +265,7 @@ impl Ctx<'_> {
             }
             return;
         }
-        self.soa(zone);
+        self.nodata(zone, original);
     }
 
     /// RFC 2308 §3: the SOA with TTL min(SOA TTL, SOA MINIMUM).
@@ -209,8 +277,32 @@ impl Ctx<'_> {
             _ => set.ttl(),
         };
         let negative = Rrset { rtype: RecordType::SOA, ttl, data: set.data.clone() };
-        self.add(Section::Authority, &node.name(), &negative);
+        self.add(Section::Authority, &node.name(), node, &negative);
     }
+}
+
+/// The RRSIGs at `node` covering `set`'s type, owned by `owner`. For the SOA they take
+/// the SOA's TTL (which is lowered in negative answers), as NSD does.
+fn signatures<'a>(owner: &'a Name, node: Node<'a>, set: &'a Rrset) -> impl Iterator<Item = Record> + 'a {
+    let covered = u16::from(set.rtype()).to_be_bytes();
+    let sigs = node.rrset(RecordType::RRSIG);
+    // RFC 4034 §3: an RRSIG's TTL is that of the rrset it covers (for the SOA of a
+    // negative answer, the lowered one).
+    let ttl = set.ttl();
+    sigs.into_iter().flat_map(move |sigs| {
+        sigs.answer_records(owner).zip(sigs.wire()).filter(move |(_, w)| w.starts_with(&covered)).map(
+            move |(mut r, _)| {
+                r.ttl = ttl;
+                r
+            },
+        )
+    })
+}
+
+/// The TTL of the rrset at `node` that the RRSIG rdata `wire` covers.
+pub(crate) fn covered_ttl(node: Node<'_>, wire: &[u8]) -> Option<u32> {
+    let (covered, _) = wire.split_first_chunk::<2>()?;
+    node.rrset(RecordType::from(u16::from_be_bytes(*covered))).map(Rrset::ttl)
 }
 
 /// The nearest ancestor-or-self of `name` that exists in the zone (RFC 4592 §3.3.1).
@@ -238,7 +330,7 @@ fn highest_cut<'z>(zone: &'z Zone, encloser: &Name) -> Option<Node<'z>> {
 }
 
 /// RFC 8482 §4.1: one rrset for ANY. Ties within a class go to the lowest type code.
-fn any_choice<'z>(node: Node<'z>) -> Option<&'z Rrset> {
+fn any_choice<'z>(node: Node<'z>, secure: bool) -> Option<&'z Rrset> {
     let rank = |t: RecordType| match t {
         RecordType::A | RecordType::AAAA | RecordType::SOA | RecordType::MX | RecordType::PTR => 0,
         RecordType::DNSKEY | RecordType::RRSIG | RecordType::NSEC => 2,
@@ -246,6 +338,6 @@ fn any_choice<'z>(node: Node<'z>) -> Option<&'z Rrset> {
     };
     node.rrsets()
         .iter()
-        .filter(|s| s.rtype() != RecordType::NSEC3)
+        .filter(|s| s.rtype() != RecordType::NSEC3 && !(secure && s.rtype() == RecordType::RRSIG))
         .min_by_key(|s| (rank(s.rtype()), u16::from(s.rtype())))
 }

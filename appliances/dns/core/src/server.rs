@@ -30,7 +30,7 @@
 use std::net::SocketAddr;
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use std::sync::Arc;
 
@@ -253,7 +253,8 @@ impl Server {
             let meta = reply_meta(msg, ResponseCode::NotImp, false);
             return Handled::Reply(self.encode(&meta, &msg.queries, msg, &[], limit).0);
         }
-        let res = query::resolve(&self.zones, q.name(), qtype);
+        let dnssec_ok = msg.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        let res = query::resolve(&self.zones, q.name(), qtype, dnssec_ok);
         if self.options.rrl.enabled() && req.transport == Transport::Udp {
             match self.rrl.check(now.mono_ns, src.ip(), &rrl_key(&res, q)) {
                 rrl::Verdict::Send => {}
@@ -265,6 +266,8 @@ impl Server {
                 }
             }
         }
+        let mut res = res;
+        respell(&mut res, q.name());
         Handled::Reply(self.answer_bytes(msg, &res, limit))
     }
 
@@ -374,6 +377,58 @@ fn rrl_key(res: &Resolution, q: &Query) -> rrl::Key {
         rrl::Kind::Error => hickory_proto::rr::Name::root(),
     };
     rrl::Key { kind, name, qtype: u16::from(q.query_type()) }
+}
+
+/// Spells every name like the first earlier name (the question first) that shares a
+/// suffix with it, ignoring case. Our encoder compresses only byte-equal names; NSD
+/// compresses names equal without case (RFC 1035 §4.1.4 leaves it open), which makes its
+/// replies smaller and spells such names like the question. Respelling gives both the
+/// same size (so the same truncation) and the same letters.
+fn respell(res: &mut Resolution, qname: &Name) {
+    let mut seen: Vec<Name> = vec![qname.clone()];
+    let sets = res.answer.iter_mut().chain(res.authority.iter_mut()).chain(res.additional.iter_mut());
+    for r in sets.flatten() {
+        spell(&mut r.name, &mut seen);
+        // Only these rdata names are compressed (RFC 3597 §4).
+        match &mut r.data {
+            RData::NS(n) => spell(&mut n.0, &mut seen),
+            RData::CNAME(n) => spell(&mut n.0, &mut seen),
+            RData::PTR(n) => spell(&mut n.0, &mut seen),
+            RData::MX(mx) => spell(&mut mx.exchange, &mut seen),
+            RData::SOA(soa) => {
+                spell(&mut soa.mname, &mut seen);
+                spell(&mut soa.rname, &mut seen);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Respells the longest suffix of `name` that an earlier name has, then remembers it.
+fn spell(name: &mut Name, seen: &mut Vec<Name>) {
+    if let Some(spelled) = respelled(name, seen) {
+        *name = spelled;
+    }
+    seen.push(name.clone());
+}
+
+fn respelled(name: &Name, seen: &[Name]) -> Option<Name> {
+    let own: Vec<&[u8]> = name.iter().rev().collect();
+    for k in (1..=own.len()).rev() {
+        let matches = |s: &&Name| {
+            s.iter().count() >= k && s.iter().rev().take(k).zip(&own).all(|(a, b)| a.eq_ignore_ascii_case(b))
+        };
+        let Some(s) = seen.iter().find(matches) else { continue };
+        if s.iter().rev().take(k).zip(&own).all(|(a, b)| a == *b) {
+            return None;
+        }
+        let skip = s.iter().count() - k;
+        let labels: Vec<&[u8]> = name.iter().take(own.len() - k).chain(s.iter().skip(skip)).collect();
+        let mut spelled = Name::from_labels(labels).ok()?;
+        spelled.set_fqdn(true);
+        return Some(spelled);
+    }
+    None
 }
 
 /// Bytes a TSIG RR adds (RFC 8945 §4.2): owner, fixed RR fields (10), algorithm

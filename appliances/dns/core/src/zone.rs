@@ -277,6 +277,16 @@ impl Zone {
         self.nodes.range((Bound::Excluded(&k), Bound::Unbounded)).next().is_some_and(|(n, _)| n.is_below(&k))
     }
 
+    /// The last node at or before `name` in canonical order that has an NSEC rrset
+    /// (never before the apex): the NSEC that matches or covers `name`.
+    pub fn covering_nsec(&self, name: &Name) -> Option<Node<'_>> {
+        self.nodes
+            .range(..=owner(name))
+            .rev()
+            .map(|(owner, rrsets)| Node { owner, rrsets })
+            .find(|n| n.rrset(RecordType::NSEC).is_some())
+    }
+
     /// Owner names (as written) in canonical order.
     pub fn names(&self) -> impl Iterator<Item = Name> + '_ {
         self.nodes.keys().map(Owner::name)
@@ -287,15 +297,23 @@ impl Zone {
     }
 
     /// Every record, the SOA first (RFC 5936 §2.2 wants it first in AXFR), the rest in
-    /// canonical name order, types ascending.
+    /// canonical name order, types ascending; RRSIGs with the TTL of what they cover.
     pub fn records(&self) -> Vec<Record> {
         let mut out = Vec::new();
         out.extend(self.soa_record());
         for node in self.nodes() {
             let name = node.name();
             for set in node.rrsets {
-                if !(set.rtype == RecordType::SOA && name == self.origin) {
-                    out.extend(set.records(&name));
+                if set.rtype == RecordType::SOA && name == self.origin {
+                    continue;
+                }
+                let start = out.len();
+                out.extend(set.records(&name));
+                if set.rtype == RecordType::RRSIG {
+                    // RFC 4034 §3: each RRSIG has the TTL of the rrset it covers.
+                    for (r, w) in out[start..].iter_mut().zip(set.wire()) {
+                        r.ttl = crate::query::covered_ttl(node, w).unwrap_or(r.ttl);
+                    }
                 }
             }
         }

@@ -1,6 +1,9 @@
 //! Differential test (issue 7, deliverable 3): NSD and `Server::handle` serve the same
 //! zones; thousands of seeded queries go to both; rcode, flags, question and every
-//! section (as a sorted multiset of records) must match.
+//! section (as a sorted multiset of records) must match. The zones have a delegation
+//! with glue, wildcards, CNAME chains within and across zones, empty non-terminals, a
+//! child zone, big rrsets for truncation, and one zone signed with an NSEC chain (asked
+//! with and without DO).
 //!
 //! NSD runs in a network namespace this test creates, on its loopback, with
 //! `minimal-responses: yes` (the behaviour the issue asks of us) and its rate limiting
@@ -16,11 +19,10 @@
 //!    compared.
 //! 2. EDNS options: NSD adds Extended DNS Errors (RFC 8914) to some replies; we send
 //!    none. The OPT record is compared on payload size, version, DO and extended rcode.
-//! 3. Letter case of names other than the question: NSD's name compression points
-//!    every name that is a suffix of the question at the question, so those names come
-//!    out in the asker's case; ours keep the zone's spelling. Names compare without
-//!    case (RFC 4343), except that answer owners equal to the question must keep the
-//!    question's spelling exactly (checked for our replies).
+//!
+//! Letter case is compared too: names in replies are spelled like the first earlier
+//! name they share a suffix with (see `respell` in server.rs), which is what NSD's
+//! case-insensitive name compression produces.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -33,13 +35,59 @@ use dns_core::server::{Handled, Now, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, Record, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
 const ZONES: [(&str, &str); 3] = [
     ("example.org", include_str!("data/example.org")),
     ("example.net", include_str!("data/example.net")),
     ("child.example.org", include_str!("data/child.example.org")),
 ];
+
+/// All zones served: the three above and a signed one.
+fn all_zones() -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = ZONES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    v.push(("signed.example".into(), sign("signed.example", include_str!("data/signed.example"))));
+    v
+}
+
+/// Adds an NSEC chain and RRSIGs (RFC 4034) to a zone, as a signer would: every
+/// authoritative name gets an NSEC, every authoritative rrset an RRSIG; delegation NS
+/// rrsets and glue get neither. The signatures are random bytes: NSD and we serve
+/// them as data and never validate, and it is which records are sent that we compare.
+fn sign(origin: &str, text: &str) -> String {
+    let zone = Zone::parse(origin, text).unwrap_or_else(|e| panic!("{e}"));
+    let apex = zone.origin().clone();
+    let cuts: Vec<Name> =
+        zone.nodes().filter(|n| n.name() != apex && n.rrset(RecordType::NS).is_some()).map(|n| n.name()).collect();
+    let below_cut = |n: &Name| cuts.iter().any(|c| c.zone_of(n) && c != n);
+    let names: Vec<Name> = zone.names().filter(|n| !below_cut(n)).collect();
+    let mut out = zone.to_master_file();
+    let mut rng = Rng(0xdead_beef);
+    for (i, name) in names.iter().enumerate() {
+        let node = zone.node(name).unwrap();
+        let next = &names[(i + 1) % names.len()];
+        let mut types: Vec<String> = node.rrsets().iter().map(|s| s.rtype().to_string()).collect();
+        types.extend(["RRSIG".to_string(), "NSEC".to_string()]);
+        out.push_str(&format!("{name} 300 IN NSEC {next} {}\n", types.join(" ")));
+        let cut = cuts.contains(name);
+        let mut signed: Vec<(String, u32)> = node
+            .rrsets()
+            .iter()
+            .filter(|s| !(cut && s.rtype() == RecordType::NS))
+            .map(|s| (s.rtype().to_string(), s.ttl()))
+            .collect();
+        signed.push(("NSEC".into(), 300));
+        let labels = name.iter().filter(|l| *l != b"*").count();
+        for (t, ttl) in signed {
+            let sig: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
+            let b64 = data_encoding::BASE64.encode(&sig);
+            out.push_str(&format!(
+                "{name} {ttl} IN RRSIG {t} 13 {labels} {ttl} 20300101000000 20200101000000 12345 {apex} {b64}\n"
+            ));
+        }
+    }
+    out
+}
 const PORT: u16 = 5353;
 
 /// A namespace made with `ip netns add`, deleted on drop.
@@ -69,8 +117,8 @@ fn write_config(dir: &Path) -> PathBuf {
         "server:\n  ip-address: 127.0.0.1\n  port: {PORT}\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  database: \"\"\n  username: \"\"\n  server-count: 1\n  verbosity: 1\n  minimal-responses: yes\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n",
         d = dir.display()
     );
-    for (name, text) in ZONES {
-        std::fs::write(dir.join(name), text).unwrap();
+    for (name, text) in all_zones() {
+        std::fs::write(dir.join(&name), text).unwrap();
         conf.push_str(&format!("zone:\n  name: {name}\n  zonefile: {name}\n"));
     }
     let path = dir.join("nsd.conf");
@@ -236,6 +284,12 @@ fn candidate_names(zones: &[Zone]) -> Vec<String> {
     v.extend(
         [
             "b.c.ent.example.org.",
+            "ent.signed.example.",
+            "b.ent.signed.example.",
+            "q.sub.signed.example.",
+            "x.nods.signed.example.",
+            "nods.signed.example.",
+            "zzz.signed.example.",
             "c.ent.example.org.",
             "ent.example.org.",
             "q.ent.example.org.",
@@ -277,31 +331,14 @@ fn make_query(rng: &mut Rng, names: &[String], id: u16) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
-/// A record as a sortable key: owner, type, class, TTL, rdata. Names compare without
-/// case (allow-list item 3); rdata of types without names compares exactly.
+/// A record as a sortable key: owner, type, class, TTL, rdata; names with their case
+/// (uncompressed rdata, letters as sent).
 fn record_key(r: &Record) -> (String, u16, u16, u32, Vec<u8>) {
     let mut rd = Vec::new();
     let mut enc = BinEncoder::new(&mut rd);
-    enc.set_canonical_form(true);
+    enc.set_name_encoding(NameEncoding::Uncompressed);
     r.data.emit(&mut enc).unwrap();
-    let has_names = matches!(
-        r.record_type(),
-        RecordType::NS
-            | RecordType::CNAME
-            | RecordType::SOA
-            | RecordType::MX
-            | RecordType::SRV
-            | RecordType::PTR
-            | RecordType::SVCB
-            | RecordType::HTTPS
-            | RecordType::NSEC
-            | RecordType::RRSIG
-    );
-    if has_names {
-        rd.make_ascii_lowercase();
-    }
-    let owner = r.name.to_lowercase().to_string();
-    (owner, u16::from(r.record_type()), u16::from(r.dns_class), r.ttl, rd)
+    (r.name.to_string(), u16::from(r.record_type()), u16::from(r.dns_class), r.ttl, rd)
 }
 
 /// Records owned by the query name must spell it as the question does (both servers
@@ -467,7 +504,8 @@ fn answers_match_nsd() {
 }
 
 fn run_queries(ns: &str) {
-    let zones: Vec<Zone> = ZONES.iter().map(|(n, t)| Zone::parse(n, t).unwrap_or_else(|e| panic!("{e}"))).collect();
+    let zones: Vec<Zone> =
+        all_zones().iter().map(|(n, t)| Zone::parse(n, t).unwrap_or_else(|e| panic!("{e}"))).collect();
     let names = candidate_names(&zones);
     let mut catalog = Zones::new();
     for z in zones {

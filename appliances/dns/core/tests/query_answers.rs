@@ -144,7 +144,7 @@ const ROWS: &[Row] = &[
 fn answer_table() {
     let zones = zones();
     for r in ROWS {
-        let res = resolve(&zones, &Name::from_ascii(r.qname).unwrap(), r.qtype);
+        let res = resolve(&zones, &Name::from_ascii(r.qname).unwrap(), r.qtype, false);
         let got = (res.rcode, res.aa, show(&res.answer), show(&res.authority), show(&res.additional));
         let want = (
             r.rcode,
@@ -160,7 +160,7 @@ fn answer_table() {
 #[test]
 fn negative_ttl_is_soa_minimum() {
     // RFC 2308 §3: min(SOA TTL 3600, MINIMUM 300)
-    let res = resolve(&zones(), &Name::from_ascii("nope.example.org.").unwrap(), T::A);
+    let res = resolve(&zones(), &Name::from_ascii("nope.example.org.").unwrap(), T::A, false);
     assert_eq!(res.authority[0][0].ttl, 300);
 }
 
@@ -169,7 +169,46 @@ fn query_case_kept_in_owner() {
     let zones = zones();
     for q in ["MIXED.case.Example.ORG.", "X.Wild.example.org."] {
         let name = Name::from_ascii(q).unwrap();
-        let res = resolve(&zones, &name, T::A);
+        let res = resolve(&zones, &name, T::A, false);
         assert!(res.answer[0][0].name.eq_case(&name), "{q}: {:?}", res.answer);
     }
+}
+
+/// A signed zone (apex RRSIG over DNSKEY) asked with DO gets RRSIGs and NSEC denials
+/// (RFC 4035 §3.1); without DO, none.
+#[test]
+fn dnssec_records_with_do() {
+    let text = "$TTL 300\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n@ DNSKEY 257 3 13 AAAA\n\
+        @ RRSIG DNSKEY 13 1 300 20300101000000 20200101000000 1 signed.example. AAAA\n\
+        @ RRSIG SOA 13 1 300 20300101000000 20200101000000 1 signed.example. AAAA\n\
+        @ NSEC ns SOA NS DNSKEY RRSIG NSEC\n\
+        @ RRSIG NSEC 13 1 300 20300101000000 20200101000000 1 signed.example. AAAA\n\
+        ns A 192.0.2.1\nns RRSIG A 13 2 300 20300101000000 20200101000000 1 signed.example. AAAA\n\
+        ns NSEC signed.example. A RRSIG NSEC\n\
+        ns RRSIG NSEC 13 2 300 20300101000000 20200101000000 1 signed.example. AAAA\n";
+    let mut zones = Zones::new();
+    zones.replace(Zone::parse("signed.example", text).unwrap_or_else(|e| panic!("{e}")));
+    let q = Name::from_ascii("ns.signed.example.").unwrap();
+    let res = resolve(&zones, &q, T::A, true);
+    assert_eq!(show(&res.answer), ["ns.signed.example. A", "ns.signed.example. RRSIG"]);
+    assert_eq!(show(&resolve(&zones, &q, T::A, false).answer), ["ns.signed.example. A"]);
+    let res = resolve(&zones, &Name::from_ascii("nx.signed.example.").unwrap(), T::A, true);
+    assert_eq!(res.rcode, R::NXDomain);
+    // ns's NSEC (ns → apex) covers nx; the apex NSEC (apex → ns) covers *.signed.example
+    assert_eq!(
+        show(&res.authority),
+        [
+            "ns.signed.example. NSEC",
+            "ns.signed.example. RRSIG",
+            "signed.example. NSEC",
+            "signed.example. RRSIG",
+            "signed.example. SOA",
+            "signed.example. RRSIG"
+        ]
+    );
+    let res = resolve(&zones, &q, T::MX, true);
+    assert_eq!(
+        show(&res.authority),
+        ["signed.example. SOA", "signed.example. RRSIG", "ns.signed.example. NSEC", "ns.signed.example. RRSIG"]
+    );
 }

@@ -557,14 +557,15 @@ pub(super) fn write(zone: &Zone) -> String {
     for (name, set) in soa.into_iter().chain(rest) {
         let owner = fqdn_text(&name);
         for wire in set.wire() {
-            write_one(&mut out, &owner, set, wire, &zone.origin);
+            // One TTL per stored set, RRSIGs too: answers give each RRSIG the TTL of the
+            // rrset it covers (RFC 4034 §3), so the file needs no more.
+            write_one(&mut out, &owner, set.rtype, set.ttl, wire, &zone.origin);
         }
     }
     out
 }
 
-fn write_one(out: &mut String, owner: &str, set: &super::Rrset, wire: &[u8], origin: &Name) {
-    let (rtype, ttl) = (set.rtype, set.ttl);
+fn write_one(out: &mut String, owner: &str, rtype: RecordType, ttl: u32, wire: &[u8], origin: &Name) {
     let rendered = text_round_trips(rtype)
         .then(|| from_wire(rtype, wire).ok())
         .flatten()
