@@ -168,7 +168,30 @@ fn hvt_images() -> Result {
             .env(image_var, root.join("dist").join(format!("{image}.hvt")));
         util::run(&mut test)?;
     }
-    Ok(())
+    catalogue(&root, &tender)
+}
+
+/// Publishes the images just built into a catalogue twice (the two must be
+/// byte-identical: no timestamps, deterministic signatures), then runs the
+/// `appliance` tool's end-to-end tests against it.
+fn catalogue(root: &Path, tender: &Path) -> Result {
+    let dir = util::target_dir().join("ci-catalogue");
+    let key = util::target_dir().join("ci-publisher.pk8");
+    let (first, second) = (dir.join("a"), dir.join("b"));
+    crate::publish::publish(root, &first, &key, true)?;
+    crate::publish::publish(root, &second, &key, true)?;
+    for f in ["catalogue.json", "catalogue.json.sig"] {
+        if std::fs::read(first.join(f))? != std::fs::read(second.join(f))? {
+            return Err(Error::msg(format!("two publishes of the same images gave different {f}")));
+        }
+    }
+    println!("catalogue: two publishes gave identical catalogue.json and signature");
+    let mut test = util::cargo();
+    test.args(["test", "-p", "appliance", "--test", "e2e", "--", "--ignored"])
+        .env("APPLIANCE_TEST_CATALOGUE", &first)
+        .env("APPLIANCE_TEST_KEY", &key)
+        .env("HVT_TENDER", tender);
+    util::run(&mut test)
 }
 
 /// The hvt stage proper: the test guests are a cargo workspace of their own

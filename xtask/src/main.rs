@@ -4,6 +4,7 @@
 //! cargo xtask ci [--skip-setup] [--only STAGE]...
 //! cargo xtask setup
 //! cargo xtask image [NAME...] [--check-reproducible]
+//! cargo xtask publish [--out DIR] [--key FILE] [--prebuilt]
 //! cargo xtask run <appliance|contract> [--target unix|hvt] [--release] [-- ARGS]
 //! cargo xtask bench netstack [--smoke] [--seconds N] [--rounds N] [--mtu LIST] [--workers N] [--dev]
 //! cargo xtask bench tender [--smoke] [--runs N] [--peer PATH] [--tender PATH] [--guest PATH]
@@ -18,6 +19,7 @@ mod bench_pinata;
 mod bench_tender;
 mod ci;
 mod image;
+mod publish;
 mod run;
 mod setup;
 mod util;
@@ -35,6 +37,9 @@ commands:
         build hvt images into dist/ (all by default), check them against the
         Solo5 loader rules, rewrite dist/SHA256SUMS; --check-reproducible builds
         a second time from a copy of the checkout and compares
+  publish [--out DIR] [--key FILE] [--prebuilt]
+        build every appliance image and write a signed catalogue (default
+        dist/catalogue) for the `appliance` tool; --prebuilt takes dist/*.hvt
   setup
         install what the tests need (rustup target, Debian packages); idempotent
   run <appliance> [--target unix|hvt] [--release] [-- ARGS]
@@ -69,6 +74,7 @@ fn main() -> ExitCode {
         "run" => run::main(rest),
         "bench" => bench::main(rest),
         "image" => image::main(rest),
+        "publish" => publish::main(rest),
         // Internal: the load client, re-executed inside a network namespace by `bench`.
         "bench-client" => bench::client::main(rest),
         "help" | "-h" | "--help" => {
