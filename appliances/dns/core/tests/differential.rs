@@ -24,12 +24,12 @@
 //! name they share a suffix with (see `respell` in server.rs), which is what NSD's
 //! case-insensitive name compression produces.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+
+mod common;
 
 use dns_core::server::{Handled, Now, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
@@ -90,69 +90,17 @@ fn sign(origin: &str, text: &str) -> String {
 }
 const PORT: u16 = 5353;
 
-/// A namespace made with `ip netns add`, deleted on drop.
-struct Ns(String);
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn skip_reason() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    for (tool, arg) in [("nsd", "-v"), ("ip", "-V"), ("python3", "-V")] {
-        if Command::new(tool).arg(arg).output().is_err() {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
-}
-
-fn write_config(dir: &Path) -> PathBuf {
-    let mut conf = format!(
-        "server:\n  ip-address: 127.0.0.1\n  port: {PORT}\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  database: \"\"\n  username: \"\"\n  server-count: 1\n  verbosity: 1\n  minimal-responses: yes\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n",
-        d = dir.display()
+fn write_config(dir: &Path) -> String {
+    let mut conf = common::nsd_server_conf(
+        dir,
+        PORT,
+        "  verbosity: 1\n  minimal-responses: yes\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n",
     );
     for (name, text) in all_zones() {
         std::fs::write(dir.join(&name), text).unwrap();
         conf.push_str(&format!("zone:\n  name: {name}\n  zonefile: {name}\n"));
     }
-    let path = dir.join("nsd.conf");
-    std::fs::write(&path, conf).unwrap();
-    path
-}
-
-/// Starts NSD in the namespace and waits for its "nsd started" log line.
-fn start_nsd(ns: &str, conf: &Path) -> Child {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "nsd", "-d", "-c"])
-        .arg(conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nsd");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) if line.contains("nsd started") => break,
-            Ok(line) if line.contains("error") => panic!("nsd: {line}"),
-            Ok(_) => {}
-            Err(e) => panic!("nsd did not start: {e}"),
-        }
-    }
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    child
+    conf
 }
 
 const RELAY: &str = r#"
@@ -481,26 +429,13 @@ fn edge_queries() -> Vec<Vec<u8>> {
 
 #[test]
 fn answers_match_nsd() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = common::skip_reason(&[("nsd", "-v")]) {
         eprintln!("skipping differential test: {why}");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("dns-diff-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = write_config(&dir);
-    let ns = Ns(format!("dnsdiff-{}", std::process::id()));
-    assert!(Command::new("ip").args(["netns", "add", &ns.0]).status().unwrap().success());
-    let up = Command::new("ip").args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"]).status().unwrap();
-    assert!(up.success());
-    let mut nsd = start_nsd(&ns.0, &conf);
-    let result = std::panic::catch_unwind(|| run_queries(&ns.0));
-    // SIGTERM lets NSD stop its server processes too.
-    let _ = Command::new("kill").arg(nsd.id().to_string()).status();
-    let _ = nsd.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    let lab = common::Lab::new("dnsdiff");
+    let _nsd = common::Nsd::start(&lab.ns, &lab.dir, &write_config(&lab.dir));
+    run_queries(&lab.ns);
 }
 
 fn run_queries(ns: &str) {

@@ -10,9 +10,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+
+mod common;
 
 use dns_core::keys::KeyStore;
 use dns_core::secondary::{Action, Secondary};
@@ -44,27 +44,6 @@ else:
         print(f.read(struct.unpack(">H", h)[0]).hex(), flush=True)
 "#;
 
-struct Ns(String);
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn skip_reason() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    for (tool, arg) in [("nsd", "-v"), ("ip", "-V"), ("python3", "-V")] {
-        if Command::new(tool).arg(arg).output().is_err() {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
-}
-
 fn zone_text(serial: u32, hosts: usize) -> String {
     let mut t = format!(
         "$ORIGIN example.org.\n$TTL 300\n@ SOA ns1 hostmaster {serial} 100 20 1000 60\n@ NS ns1\nns1 A 127.0.0.1\n"
@@ -79,45 +58,13 @@ fn zone_text(serial: u32, hosts: usize) -> String {
     t
 }
 
-fn start_nsd(ns: &str, dir: &Path) -> Child {
-    let conf = format!(
-        "server:\n  ip-address: 127.0.0.1\n  port: {PORT}\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  database: \"\"\n  username: \"\"\n  server-count: 1\n  verbosity: 1\nkey:\n  name: \"{KEY}\"\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\nzone:\n  name: example.org\n  zonefile: example.org\n  provide-xfr: 127.0.0.0/8 {KEY}\n",
-        d = dir.display()
+fn start_nsd(ns: &str, dir: &Path) -> common::Nsd {
+    let extra = format!(
+        "  verbosity: 1\nkey:\n  name: \"{KEY}\"\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\nzone:\n  name: example.org\n  zonefile: example.org\n  provide-xfr: 127.0.0.0/8 {KEY}\n"
     );
-    std::fs::write(dir.join("nsd.conf"), conf).unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "nsd", "-d", "-c"])
-        .arg(dir.join("nsd.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nsd");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) if line.contains("nsd started") => break,
-            Ok(line) if line.contains("error") => panic!("nsd: {line}"),
-            Ok(_) => {}
-            Err(e) => panic!("nsd did not start: {e}"),
-        }
-    }
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    child
+    common::Nsd::start(ns, dir, &common::nsd_server_conf(dir, PORT, &extra))
 }
 
-fn stop(mut nsd: Child) {
-    let _ = Command::new("kill").arg(nsd.id().to_string()).status();
-    let _ = nsd.wait();
-}
-
-/// Runs the python client in the namespace; returns each reply message. For TCP,
-/// stops reading once the stream is complete (the final SOA seen).
 fn exchange(ns: &str, mode: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
     let hex = data_encoding::HEXLOWER.encode(bytes);
     let mut child = Command::new("ip")
@@ -168,39 +115,22 @@ fn at(s: u64) -> Now {
 
 #[test]
 fn transfers_from_nsd() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = common::skip_reason(&[("nsd", "-v")]) {
         eprintln!("skipping NSD transfer test: {why}");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("dns-secnsd-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ns = Ns(format!("dnssec-{}", std::process::id()));
-    assert!(Command::new("ip").args(["netns", "add", &ns.0]).status().unwrap().success());
-    let up = Command::new("ip").args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"]).status().unwrap();
-    assert!(up.success());
+    let lab = common::Lab::new("dnssec");
     let v1 = zone_text(1, 1500);
-    std::fs::write(dir.join("example.org"), &v1).unwrap();
-    let nsd = start_nsd(&ns.0, &dir);
-    let result = std::panic::catch_unwind(|| first_version(&ns.0, &v1));
-    stop(nsd);
-    let mut sec = match result {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            std::panic::resume_unwind(e);
-        }
-    };
+    std::fs::write(lab.dir.join("example.org"), &v1).unwrap();
+    let nsd = start_nsd(&lab.ns, &lab.dir);
+    let mut sec = first_version(&lab.ns, &v1);
+    drop(nsd);
     // NSD serves version 2; after a NOTIFY our IXFR request gets it (NSD 4.6 keeps no
     // differences for zones read from files, so it answers in AXFR form, RFC 1995 §4).
     let v2 = zone_text(2, 1501);
-    std::fs::write(dir.join("example.org"), &v2).unwrap();
-    let nsd = start_nsd(&ns.0, &dir);
-    let result = std::panic::catch_unwind(move || second_version(&ns.0, &mut sec, &v2));
-    stop(nsd);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    std::fs::write(lab.dir.join("example.org"), &v2).unwrap();
+    let _nsd = start_nsd(&lab.ns, &lab.dir);
+    second_version(&lab.ns, &mut sec, &v2);
 }
 
 fn second_version(ns: &str, s: &mut Secondary, text: &str) {

@@ -8,8 +8,10 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+mod common;
 
 use dns_core::keys::KeyStore;
 use dns_core::notify::Notifier;
@@ -78,27 +80,6 @@ s.sendto(bytes.fromhex(sys.argv[2]), ("127.0.0.1", int(sys.argv[1])))
 print(s.recv(65535).hex(), flush=True)
 "#;
 
-struct Ns(String);
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn skip_reason() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    for (tool, arg) in [("nsd", "-v"), ("dig", "-v"), ("ip", "-V"), ("python3", "-V")] {
-        if Command::new(tool).arg(arg).output().is_err() {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
-}
-
 fn now() -> Now {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     Now { unix: d.as_secs(), mono_ns: d.as_nanos() as u64 }
@@ -140,35 +121,11 @@ fn serve(bridge: &mut Child, server: Arc<Mutex<Server>>, seen: Arc<Mutex<Vec<Rec
     });
 }
 
-fn start_nsd(ns: &str, dir: &std::path::Path) -> Child {
-    let conf = format!(
-        "server:\n  ip-address: 127.0.0.1\n  port: {NSD}\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  database: \"\"\n  username: \"\"\n  server-count: 1\n  verbosity: 2\nkey:\n  name: \"{XFR_KEY}\"\n  algorithm: hmac-sha256\n  secret: \"{XFR_SECRET}\"\nzone:\n  name: example.org\n  zonefile: example.org.zone\n  request-xfr: 127.0.0.1@{OURS} {XFR_KEY}\n  allow-notify: 127.0.0.0/8 {XFR_KEY}\n",
-        d = dir.display()
+fn start_nsd(ns: &str, dir: &std::path::Path) -> common::Nsd {
+    let extra = format!(
+        "  verbosity: 2\nkey:\n  name: \"{XFR_KEY}\"\n  algorithm: hmac-sha256\n  secret: \"{XFR_SECRET}\"\nzone:\n  name: example.org\n  zonefile: example.org.zone\n  request-xfr: 127.0.0.1@{OURS} {XFR_KEY}\n  allow-notify: 127.0.0.0/8 {XFR_KEY}\n"
     );
-    std::fs::write(dir.join("nsd.conf"), conf).unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "nsd", "-d", "-c"])
-        .arg(dir.join("nsd.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nsd");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) if line.contains("nsd started") => break,
-            Ok(_) => {}
-            Err(e) => panic!("nsd did not start: {e}"),
-        }
-    }
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    child
+    common::Nsd::start(ns, dir, &common::nsd_server_conf(dir, NSD, &extra))
 }
 
 /// Polls NSD with dig until `name A` answers `want` (30 s at most).
@@ -191,16 +148,11 @@ fn wait_for(ns: &str, name: &str, want: &str) {
 
 #[test]
 fn nsd_transfers_from_us() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = common::skip_reason(&[("nsd", "-v"), ("dig", "-v")]) {
         eprintln!("skipping NSD-as-secondary test: {why}");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("dns-nsdsec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ns = Ns(format!("dnsnsdsec-{}", std::process::id()));
-    assert!(Command::new("ip").args(["netns", "add", &ns.0]).status().unwrap().success());
-    let up = Command::new("ip").args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"]).status().unwrap();
-    assert!(up.success());
+    let lab = common::Lab::new("dnsnsdsec");
     let mut text = String::from(
         "$ORIGIN example.org.\n$TTL 300\n@ SOA ns1 hostmaster 10 3600 600 86400 60\n@ NS ns1\nns1 A 127.0.0.1\n",
     );
@@ -219,19 +171,18 @@ fn nsd_transfers_from_us() {
     let server = Arc::new(Mutex::new(server));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut bridge = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "python3", "-c", BRIDGE, &OURS.to_string()])
+        .args(["netns", "exec", &lab.ns, "python3", "-c", BRIDGE, &OURS.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     serve(&mut bridge, server.clone(), seen.clone());
-    let mut nsd = start_nsd(&ns.0, &dir);
-    let result = std::panic::catch_unwind(|| run(&ns.0, &server, &keys, &seen));
-    let _ = Command::new("kill").arg(nsd.id().to_string()).status();
-    let _ = nsd.wait();
+    let nsd = start_nsd(&lab.ns, &lab.dir);
+    let result = std::panic::catch_unwind(|| run(&lab.ns, &server, &keys, &seen));
+    drop(nsd);
+    // The bridge reads our answers from its pipe until killed.
     let _ = bridge.kill();
     let _ = bridge.wait();
-    let _ = std::fs::remove_dir_all(&dir);
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }

@@ -10,6 +10,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+mod common;
+
 use dns_core::keys::KeyStore;
 use dns_core::server::{Handled, Now, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
@@ -41,27 +43,6 @@ while True:
             c.sendall(struct.pack(">H", len(r)) + r)
     c.close()
 "#;
-
-struct Ns(String);
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn skip_reason() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    for (tool, arg) in [("dig", "-v"), ("nsupdate", "-V"), ("ip", "-V"), ("python3", "-V")] {
-        if Command::new(tool).arg(arg).output().is_err() {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
-}
 
 fn zone_text() -> String {
     let mut t = String::from(
@@ -137,27 +118,24 @@ fn tool(ns: &str, args: &[&str], input: Option<&str>) -> String {
 
 #[test]
 fn dig_and_nsupdate_against_us() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = common::skip_reason(&[("dig", "-v"), ("nsupdate", "-V")]) {
         eprintln!("skipping real-tool transfer test: {why}");
         return;
     }
-    let ns = Ns(format!("dnstools-{}", std::process::id()));
-    assert!(Command::new("ip").args(["netns", "add", &ns.0]).status().unwrap().success());
-    let up = Command::new("ip").args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"]).status().unwrap();
-    assert!(up.success());
+    let lab = common::Lab::new("dnstools");
     let mut zones = Zones::new();
     zones.replace(Zone::parse("example.org", &zone_text()).unwrap());
     let mut server = Server::new(zones, Options::default());
     server.keys = Arc::new(KeyStore::parse("_keys", &format!("{KEY} DNSKEY 0 3 163 {SECRET}\n")).unwrap());
     let server = Arc::new(Mutex::new(server));
     let mut bridge = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "python3", "-c", BRIDGE, &PORT.to_string()])
+        .args(["netns", "exec", &lab.ns, "python3", "-c", BRIDGE, &PORT.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     serve(&mut bridge, server.clone());
-    let result = std::panic::catch_unwind(|| run(&ns.0, &server));
+    let result = std::panic::catch_unwind(|| run(&lab.ns, &server));
     let _ = bridge.kill();
     let _ = bridge.wait();
     if let Err(e) = result {
