@@ -1,7 +1,7 @@
 //! UDP sockets.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
@@ -72,6 +72,14 @@ impl UdpSocketBackend for UdpSocket {
 
     fn poll_send_to(&mut self, cx: &mut Context<'_>, buf: &[u8], to: SocketAddr) -> Poll<io::Result<usize>> {
         let mut inner = self.shared.inner.borrow_mut();
+        // There is no loopback path: smoltcp would ARP for its own address and
+        // the datagram would wait forever. Say so at once instead.
+        if inner.iface.ip_addrs().iter().any(|a| IpAddr::from(a.address()) == to.ip()) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!("cannot send to {to}: it is this stack's own address (no loopback)"),
+            )));
+        }
         let s = inner.sockets.get_mut::<udp::Socket>(self.handle);
         if buf.len() > s.payload_send_capacity() {
             return Poll::Ready(Err(io::Error::new(

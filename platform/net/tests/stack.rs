@@ -566,3 +566,17 @@ fn tcp_memory_budget_bounds_sockets_and_late_clients_retry() {
         assert!(p.b_handle.stats().syn_dropped > 0, "the budget never pushed a client back");
     });
 }
+
+#[test]
+fn udp_to_our_own_address_fails_at_once() {
+    run(|| async {
+        let p = pair();
+        let socket = p.a.udp_bind(any(0)).unwrap();
+        for own in [IpAddr::V4(V4_A), IpAddr::V6(V6_A)] {
+            // Without the check this never completes: smoltcp asks ARP/NDP for itself.
+            let err = socket.send_to(b"x", SocketAddr::new(own, 53)).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AddrNotAvailable, "{own}: {err}");
+        }
+        socket.send_to(b"x", SocketAddr::new(V4_B.into(), 53)).await.unwrap();
+    });
+}
