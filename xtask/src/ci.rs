@@ -14,7 +14,7 @@ const STAGES: &[(&str, &str)] = &[
     ("clippy", "cargo clippy --workspace --all-targets -- -D warnings"),
     ("test", "cargo test --workspace"),
     ("hvt", "hvt test guests, reproducible appliance images, the contract on an image under the tender"),
-    ("bench-smoke", "cargo xtask bench netstack|tender|hvt|pinata|dhcp --smoke"),
+    ("bench-smoke", "cargo xtask bench netstack|tender|hvt|pinata|dhcp|dns --smoke"),
 ];
 
 enum Outcome {
@@ -121,7 +121,8 @@ fn run_stage(name: &str) -> Outcome {
             .and_then(|()| bench::main(&["tender".to_string(), "--smoke".to_string()]))
             .and_then(|()| bench::main(&["hvt".to_string(), "--smoke".to_string()]))
             .and_then(|()| bench::main(&["pinata".to_string(), "--smoke".to_string()]))
-            .and_then(|()| bench::main(&["dhcp".to_string(), "--smoke".to_string()])),
+            .and_then(|()| bench::main(&["dhcp".to_string(), "--smoke".to_string()]))
+            .and_then(|()| bench::main(&["dns".to_string(), "--smoke".to_string()])),
         _ => unreachable!("stage names are checked"),
     };
     match result {
@@ -161,6 +162,7 @@ fn hvt_images() -> Result {
         ("platform-contract", "HVT_CONTRACT_IMAGE", "contract"),
         ("pinata", "HVT_PINATA_IMAGE", "pinata"),
         ("dhcp", "HVT_DHCP_IMAGE", "dhcp"),
+        ("dns", "HVT_DNS_IMAGE", "dns"),
     ] {
         let mut test = util::cargo();
         test.args(["test", "-p", package, "--test", "hvt", "--", "--ignored"])

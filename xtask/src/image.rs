@@ -32,6 +32,7 @@ pub const IMAGES: &[(&str, &str, &str)] = &[
     ("contract", "platform-contract", "contract-server"),
     ("hello", "platform-contract", "hello"),
     ("dhcp", "dhcp", "dhcp"),
+    ("dns", "dns", "dns"),
     ("pinata", "pinata", "pinata"),
 ];
 

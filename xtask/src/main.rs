@@ -14,6 +14,7 @@
 
 mod bench;
 mod bench_dhcp;
+mod bench_dns;
 mod bench_hvt;
 mod bench_pinata;
 mod bench_tender;
@@ -57,6 +58,9 @@ commands:
         TLS 1.3 mutual-auth handshakes/s on port 10000 against openssl s_server
   bench dhcp [--smoke] [--seconds N] [--rounds N] [--rate N] [--leases N]
         leases/s with perfdhcp against Kea (memfile, persist), memory for many leases
+  bench dns [--smoke] [--seconds N] [--rounds N] [--records N] [--pushes N]
+        queries/s with dnsperf (UDP, TCP) against NSD, memory for a large zone,
+        time from git push + NOTIFY to the new answer
   bench tender [--smoke] [--runs N] [--peer PATH] [--tender PATH] [--guest PATH]
         boot-to-exit time of the hello test guest under the tender's engines
         (and an upstream solo5-hvt with --peer)

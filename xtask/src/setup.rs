@@ -37,8 +37,14 @@ pub const PACKAGES: &[Package] = &[
     Package { name: "isc-dhcp-client", why: "`dhclient`, the second DHCP client of those tests" },
     Package { name: "isc-dhcp-relay", why: "`dhcrelay` relays a second subnet's clients in the DHCP tests" },
     Package { name: "binutils", why: "`objdump`, `nm` and `strip` check and finish hvt images" },
-    Package { name: "nsd", why: "NSD: the DNS appliance's secondary in its end-to-end tests, the reference of its differential test, the peer of `bench dns`" },
-    Package { name: "dnsutils", why: "`dig` and `nsupdate`: queries and signed dynamic updates in the DNS end-to-end tests" },
+    Package {
+        name: "nsd",
+        why: "NSD: the DNS appliance's secondary in its end-to-end tests, the reference of its differential test, the peer of `bench dns`",
+    },
+    Package {
+        name: "dnsutils",
+        why: "`dig` and `nsupdate`: queries and signed dynamic updates in the DNS end-to-end tests",
+    },
     Package { name: "knot-dnsutils", why: "`kdig`: TCP pipelining and EDNS queries in the DNS end-to-end tests" },
     Package { name: "dnsperf", why: "`dnsperf`: the load tool of `bench dns`" },
 ];

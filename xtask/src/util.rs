@@ -132,3 +132,42 @@ pub fn fmt_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 60.0 { format!("{}m{:04.1}s", (s / 60.0) as u64, s % 60.0) } else { format!("{s:.1}s") }
 }
+
+/// Network namespaces made by a bench, deleted (with what is in them) on drop.
+pub struct Netns(Vec<String>);
+
+impl Netns {
+    /// Creates `names` afresh (deleting leftovers of an interrupted run) with `lo` up.
+    pub fn create(names: &[&str]) -> Result<Netns> {
+        for n in names {
+            let _ = Command::new("ip").args(["netns", "del", n]).stderr(std::process::Stdio::null()).status();
+        }
+        let mut made = Netns(Vec::new());
+        for n in names {
+            output(Command::new("ip").args(["netns", "add", n]))?;
+            made.0.push(n.to_string());
+            output(Command::new("ip").args(["-n", n, "link", "set", "lo", "up"]))?;
+        }
+        Ok(made)
+    }
+
+    /// `ip -n NS ARGS…`.
+    pub fn ip(&self, ns: &str, args: &[&str]) -> Result {
+        output(Command::new("ip").args(["-n", ns]).args(args)).map(drop)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", n]).status();
+        }
+    }
+}
+
+/// The median of samples (the upper one of an even count); 0 for none.
+pub fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}

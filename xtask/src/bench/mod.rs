@@ -98,7 +98,7 @@ impl Options {
 
 pub fn main(args: &[String]) -> Result {
     let Some((name, rest)) = args.split_first() else {
-        return Err(Error::usage("`bench` needs a benchmark name: netstack, tender, hvt, pinata or dhcp"));
+        return Err(Error::usage("`bench` needs a benchmark name: netstack, tender, hvt, pinata, dhcp or dns"));
     };
     match name.as_str() {
         "netstack" => {}
@@ -106,9 +106,10 @@ pub fn main(args: &[String]) -> Result {
         "hvt" => return crate::bench_hvt::bench_hvt(&util::workspace_root(), rest).map_err(Error::msg),
         "pinata" => return crate::bench_pinata::bench_pinata(&util::workspace_root(), rest).map_err(Error::msg),
         "dhcp" => return crate::bench_dhcp::bench_dhcp(&util::workspace_root(), rest).map_err(Error::msg),
+        "dns" => return crate::bench_dns::bench_dns(&util::workspace_root(), rest).map_err(Error::msg),
         _ => {
             return Err(Error::usage(format!(
-                "unknown benchmark `{name}`; benchmarks: netstack, tender, hvt, pinata, dhcp"
+                "unknown benchmark `{name}`; benchmarks: netstack, tender, hvt, pinata, dhcp, dns"
             )));
         }
     }

@@ -1,0 +1,110 @@
+//! Secondary mode: drive `dns_core::secondary` over the stack. SOA queries go out
+//! on the serving UDP socket (the replies come back to [`crate::wire`]); each
+//! transfer is one TCP connection to the primary.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use dns_core::secondary::Action;
+use dns_core::xfr::TransferIn;
+use hickory_proto::rr::Name;
+use platform::time::{self, Duration, Instant};
+
+use crate::{Shared, now, wire};
+
+/// A transfer that takes longer than this has failed.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The shortest wait between two polls that produced nothing.
+const MIN_WAIT: Duration = Duration::from_millis(50);
+
+/// Runs the secondary timers forever.
+pub async fn run(shared: Rc<Shared>) {
+    let Some(sec) = &shared.secondary else { return };
+    loop {
+        let actions = sec.borrow_mut().poll(now());
+        for action in actions {
+            match action {
+                Action::QuerySoa { primary, bytes, .. } => {
+                    if let Err(e) = shared.udp.send_to(&bytes, primary).await {
+                        log::warn!("secondary: SOA query to {primary} failed: {e}");
+                    }
+                }
+                Action::Transfer { zone, primary, bytes } => {
+                    platform::rt::spawn(transfer(shared.clone(), zone, primary, bytes));
+                }
+                Action::Expire { zone } => {
+                    log::warn!("secondary: zone {zone} expired; no longer served");
+                    shared.server.borrow_mut().zones.remove(&zone);
+                }
+            }
+        }
+        let next = sec.borrow().next_deadline();
+        let wait = shared.secondary_wake.wait();
+        match next {
+            Some(ns) => {
+                // A deadline that stays due (a transfer in flight) must not spin the
+                // single-threaded executor: wait a little at least.
+                let floor = time::now() + MIN_WAIT;
+                let _ = time::timeout_at(Instant::from_nanos(ns).max(floor), wait).await;
+            }
+            None => wait.await,
+        }
+    }
+}
+
+/// One transfer: connect, send the request, read messages until the transfer is
+/// complete (a parser without TSIG only tells where it ends; the core verifies).
+async fn transfer(shared: Rc<Shared>, zone: Name, primary: std::net::SocketAddr, request: Vec<u8>) {
+    let result = time::timeout(TRANSFER_TIMEOUT, fetch_messages(&shared, &zone, primary, &request)).await;
+    let _gate = shared.gate.lock().await;
+    let Some(sec) = &shared.secondary else { return };
+    let messages = match result {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => {
+            log::warn!("secondary: transfer of {zone} from {primary} failed: {e}");
+            sec.borrow_mut().on_transfer_failed(&zone, now());
+            shared.secondary_wake.raise();
+            return;
+        }
+        Err(_) => {
+            log::warn!("secondary: transfer of {zone} from {primary} timed out");
+            sec.borrow_mut().on_transfer_failed(&zone, now());
+            shared.secondary_wake.raise();
+            return;
+        }
+    };
+    let new = sec.borrow_mut().on_transfer(&zone, &messages, now());
+    shared.secondary_wake.raise();
+    if let Some(new) = new {
+        let new = Arc::new(new);
+        log::info!("secondary: zone {zone} serial {} transferred from {primary}", new.serial());
+        let old = shared.server.borrow_mut().zones.replace(new.clone());
+        if let Some(old) = old {
+            shared.server.borrow_mut().history.record(&old, &new);
+        }
+        shared.zone_changed(&new);
+    }
+}
+
+async fn fetch_messages(
+    shared: &Shared,
+    zone: &Name,
+    primary: std::net::SocketAddr,
+    request: &[u8],
+) -> std::io::Result<Vec<Vec<u8>>> {
+    let stream = shared.stack.tcp_connect(primary).await?;
+    wire::write_frames(&stream, &[request.to_vec()]).await?;
+    let id = u16::from_be_bytes([request[0], request[1]]);
+    let current = shared.server.borrow().zones.get(zone).cloned();
+    let mut ends = TransferIn::new(zone.clone(), id, current, None);
+    let mut messages = Vec::new();
+    while let Some(m) = wire::read_frame(&stream).await? {
+        let done = !matches!(ends.push(&m, now().unix), Ok(None));
+        messages.push(m);
+        if done {
+            break;
+        }
+    }
+    Ok(messages)
+}
