@@ -25,8 +25,10 @@ fn scenario(client: &Client, url: &str, bare: &Path) {
         assert!(first.changed && first.objects > 0);
         assert_eq!(first.tip.to_hex(), git(bare, &["rev-parse", "main"]));
         let files = repo.files(&first.tip).unwrap();
-        let expected: Vec<(String, Vec<u8>)> =
+        // `files` is a sorted map; compare in that order.
+        let mut expected: Vec<(String, Vec<u8>)> =
             initial_files().into_iter().map(|(p, c)| (p.to_string(), c.to_vec())).collect();
+        expected.sort();
         assert_eq!(files.into_iter().collect::<Vec<_>>(), expected);
 
         // Commit and push; git sees our author and message; fsck is clean.

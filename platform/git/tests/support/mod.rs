@@ -173,7 +173,10 @@ pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf, Vec<u8>) {
     let (cert, key, der) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("cert.der"));
     let status = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        // An end-entity certificate: openssl marks self-signed ones CA:TRUE by
+        // default, which webpki refuses as a server certificate.
         .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
