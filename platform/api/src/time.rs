@@ -9,70 +9,16 @@
 
 use std::fmt;
 use std::future::Future;
-use std::ops::{Add, Sub};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 pub use std::time::Duration;
 use std::time::SystemTime;
 
+/// The monotonic clock's type lives in the dependency-free `sansio` crate, so
+/// that sans-IO cores and the wiring around them name one type.
+pub use sansio::{Instant, UnixTime};
+
 use crate::rt;
-
-/// A point on the monotonic clock, in nanoseconds.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Instant(u64);
-
-impl Instant {
-    /// The origin of the monotonic clock.
-    pub const ZERO: Instant = Instant(0);
-    /// A point later than every deadline an appliance can reach.
-    pub const FAR_FUTURE: Instant = Instant(u64::MAX);
-
-    pub const fn from_nanos(nanos: u64) -> Instant {
-        Instant(nanos)
-    }
-    pub const fn as_nanos(self) -> u64 {
-        self.0
-    }
-    pub const fn as_micros(self) -> u64 {
-        self.0 / 1_000
-    }
-    pub const fn as_millis(self) -> u64 {
-        self.0 / 1_000_000
-    }
-    /// Time elapsed from `earlier` to `self`; zero if `earlier` is later.
-    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
-        Duration::from_nanos(self.0.saturating_sub(earlier.0))
-    }
-    /// Time from now until this instant; zero if it has passed.
-    pub fn duration_until(self, now: Instant) -> Duration {
-        self.saturating_duration_since(now)
-    }
-    pub fn checked_add(self, d: Duration) -> Option<Instant> {
-        let nanos = u64::try_from(d.as_nanos()).ok()?;
-        self.0.checked_add(nanos).map(Instant)
-    }
-}
-
-impl Add<Duration> for Instant {
-    type Output = Instant;
-    /// Saturates at [`Instant::FAR_FUTURE`].
-    fn add(self, d: Duration) -> Instant {
-        self.checked_add(d).unwrap_or(Instant::FAR_FUTURE)
-    }
-}
-
-impl Sub<Instant> for Instant {
-    type Output = Duration;
-    fn sub(self, earlier: Instant) -> Duration {
-        self.saturating_duration_since(earlier)
-    }
-}
-
-impl fmt::Debug for Instant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}s", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
-    }
-}
 
 /// The current monotonic time of the running appliance.
 pub fn now() -> Instant {
@@ -82,6 +28,12 @@ pub fn now() -> Instant {
 /// The current wall-clock time (UTC).
 pub fn wall() -> SystemTime {
     rt::with(|cx| cx.runtime.wall())
+}
+
+/// The time as sans-IO cores take it: both clocks, read once.
+pub fn sansio_now() -> sansio::Now {
+    let secs = wall().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    sansio::Now { mono: now(), wall: UnixTime::from_secs(secs) }
 }
 
 /// Like [`wall`], but `None` outside a runtime (for libraries such as TLS
