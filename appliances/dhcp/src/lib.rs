@@ -15,11 +15,15 @@
 //!   (default 80; 0 turns it off), and every granted lease is logged;
 //! * with `--probe=arp`, an OFFER the core marks for probing goes out only
 //!   after an ARP request for its address found nobody within
-//!   [`PROBE_WAIT`] (a second raw socket, `FrameFilter::All`, sees replies);
+//!   [`PROBE_WAIT`] (a second raw socket, `FrameFilter::All`, sees replies;
+//!   the core keeps the probe timers and answers meanwhile);
 //! * `--conf=FILE` (unix) adds settings from a file (`config::parse_conf`).
 //!
-//! Time: lease times are wall-clock seconds (`platform::time::wall`), so they
-//! keep their meaning across restarts; housekeeping uses the monotonic clock.
+//! The loop is the shared sans-IO one (`sansio::Driver`): wait for a frame or
+//! the core's `poll_timeout`, call `handle_request` / `handle_arp_claim` /
+//! `handle_timeout`, drain `poll_transmit`. Time: lease times are wall-clock
+//! seconds (`sansio::UnixTime`), so they keep their meaning across restarts;
+//! probe timers and housekeeping use the monotonic clock.
 
 use std::cell::RefCell;
 use std::error::Error;
@@ -28,15 +32,16 @@ use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
 use dhcp_core::config::{self, Config, Probe, Settings};
-use dhcp_core::server::{LinkDest, Reply, Server};
-use dhcp_core::{Record, Request, decode_request};
+use dhcp_core::server::{Reply, Server};
+use dhcp_core::{Record, Transmit, decode_request};
 use dhcproto::v4::MessageType;
 use platform::appliance::AppResult;
 use platform::args::{ArgError, ArgSpec, Args, NetConfig};
 use platform::net::MacAddr;
 use platform::stack::{FrameFilter, RawFrames, Stack};
-use platform::time::{self, Duration};
+use platform::time::{self, UnixTime};
 use platform::{Appliance, Device, Env, rt};
+use sansio::Driver;
 
 pub mod frame;
 pub mod status;
@@ -59,11 +64,7 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::value("conf", "FILE", "read settings from FILE, one NAME=VALUE a line (unix only)"),
 ];
 
-/// How long an ARP probe waits for a host claiming the address.
-pub const PROBE_WAIT: Duration = Duration::from_millis(300);
-/// At most this many candidates are probed per DISCOVER and batch; a client
-/// whose candidates are all claimed gets no offer this time and retries.
-pub const PROBE_ROUNDS: usize = 4;
+pub use dhcp_core::driver::{PROBE_ROUNDS, PROBE_WAIT, mac_str};
 
 pub static APPLIANCE: Appliance = Appliance {
     name: "dhcp",
@@ -212,28 +213,17 @@ async fn serve(env: Env) -> AppResult {
     run_loop(raw, arp, stack, cfg, state).await
 }
 
-/// A reply waiting for its record to be durable.
-struct Pending {
-    frame: Vec<u8>,
-    line: Option<String>,
+/// What woke the loop.
+enum Event {
+    Request(usize),
+    Arp(usize),
 }
 
-/// An OFFER waiting for the probe of its address (`--probe=arp`).
-struct ProbeJob {
-    addr: Ipv4Addr,
-    req: Request,
-    src_mac: [u8; 6],
-    frame: Vec<u8>,
-}
-
-/// What the frames of one batch produced.
-#[derive(Default)]
-struct Batch {
-    records: Vec<Record>,
-    after_commit: Vec<Pending>,
-    probes: Vec<ProbeJob>,
-}
-
+/// The appliance loop, the same as every sans-IO core's: wait for a frame or
+/// for the core's `poll_timeout`, hand it to `handle_*`, drain
+/// `poll_transmit`. Group commit: every request already queued is handled
+/// before draining, the records of the batch are written and flushed once,
+/// and only then do the ACKs that wait for them go out.
 async fn run_loop(
     mut raw: RawFrames,
     mut arp: Option<RawFrames>,
@@ -244,48 +234,90 @@ async fn run_loop(
     let mac = raw.mac();
     let bcast = cfg.local.broadcast();
     let mut buf = vec![0u8; 2048];
-    let mut last_tick = time::now();
+    let mut arp_buf = vec![0u8; 2048];
     loop {
-        let n = raw.recv(&mut buf).await?;
-        let mut batch = Batch::default();
-        let mut now = wall_secs();
-        handle_frame(&buf[..n], mac, &cfg, bcast, now, &state, &mut raw, &mut batch);
-        // Group commit: take every request already queued before flushing.
-        while let Some(r) = futures_lite::future::poll_once(raw.recv(&mut buf)).await {
-            let n = r?;
-            handle_frame(&buf[..n], mac, &cfg, bcast, now, &state, &mut raw, &mut batch);
-        }
-        if !batch.records.is_empty() {
-            now = wall_secs();
-            commit(&state, &batch.records, now)?;
-        }
-        for p in batch.after_commit {
-            send(&mut raw, &state, &p.frame);
-            if let Some(line) = p.line {
-                log::info!("{line}");
+        let deadline = state.borrow().server.poll_timeout();
+        let event = {
+            let request = async { raw.recv(&mut buf).await.map(Event::Request) };
+            let answer = async {
+                match arp.as_mut() {
+                    Some(a) => a.recv(&mut arp_buf).await.map(Event::Arp),
+                    None => std::future::pending().await,
+                }
+            };
+            let input = futures_lite::future::or(request, answer);
+            // No deadline: wait for input only (no timer at the far future,
+            // which the simulator would jump its clock to).
+            match deadline {
+                Some(d) => time::timeout_at(d, input).await,
+                None => Ok(input.await),
             }
-        }
-        // Probes after the ACKs, so that those never wait for them; the
-        // quarantines they find are made durable too (no reply waits on them).
-        if let Some(arp) = arp.as_mut()
-            && !batch.probes.is_empty()
-        {
-            let quarantined = run_probes(arp, &mut raw, &cfg, &state, batch.probes).await;
-            if !quarantined.is_empty() {
-                now = wall_secs();
-                commit(&state, &quarantined, now)?;
+        };
+        match event {
+            Ok(Ok(Event::Request(n))) => {
+                handle_frame(&buf[..n], mac, &cfg, bcast, &state);
+                // Group commit: take every request already queued.
+                while let Some(r) = futures_lite::future::poll_once(raw.recv(&mut buf)).await {
+                    handle_frame(&buf[..r?], mac, &cfg, bcast, &state);
+                }
             }
+            Ok(Ok(Event::Arp(n))) => handle_arp(&arp_buf[..n], mac, &state),
+            Err(_) => {} // the deadline: handle_timeout below
+            Ok(Err(e)) => return Err(e.into()),
         }
-        let mono = time::now();
-        if mono.saturating_duration_since(last_tick) >= Duration::from_secs(5) {
-            last_tick = mono;
-            state.borrow_mut().server.tick(now);
-        }
+        state.borrow_mut().server.handle_timeout(time::now());
+        drain(&mut raw, &cfg, &state)?;
         rt::yield_now().await;
     }
 }
 
-fn commit(state: &Rc<RefCell<State>>, records: &[Record], now: u64) -> AppResult {
+/// Sends what the core asks for: replies that need no record and probes at
+/// once; then makes the batch's records durable and sends the ACKs that
+/// waited for them (an ACK never leaves before its lease is flushed).
+fn drain(raw: &mut RawFrames, cfg: &Config, state: &Rc<RefCell<State>>) -> AppResult {
+    let mac = raw.mac();
+    let mut records = Vec::new();
+    let mut after_commit: Vec<(Vec<u8>, Option<String>)> = Vec::new();
+    let now = time::sansio_now();
+    loop {
+        let Some(t) = state.borrow_mut().server.poll_transmit() else { break };
+        match t {
+            Transmit::Reply { reply, mac: dst, durable: None } => send(raw, state, &reply_frame(mac, cfg, dst, &reply)),
+            Transmit::Reply { reply, mac: dst, durable: Some(r) } => {
+                let line = grant_line(&r, reply.kind, now.wall);
+                records.push(r);
+                after_commit.push((reply_frame(mac, cfg, dst, &reply), line));
+            }
+            Transmit::Record(r) => records.push(r),
+            Transmit::Probe(addr) => send(raw, state, &frame::arp_probe(mac, cfg.server, addr)),
+        }
+    }
+    if !records.is_empty() {
+        commit(state, &records, time::sansio_now().wall)?;
+    }
+    for (f, line) in after_commit {
+        send(raw, state, &f);
+        if let Some(line) = line {
+            log::info!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// The log line of a granted lease.
+fn grant_line(r: &Record, kind: MessageType, now: UnixTime) -> Option<String> {
+    match (r, kind) {
+        (Record::Bind { addr, chaddr, hostname, expires, .. }, MessageType::Ack) => Some(format!(
+            "lease {addr} granted to {}{} for {}s",
+            mac_str(chaddr),
+            hostname.as_deref().map(|h| format!(" ({h})")).unwrap_or_default(),
+            expires.saturating_sub(now.as_secs())
+        )),
+        _ => None,
+    }
+}
+
+fn commit(state: &Rc<RefCell<State>>, records: &[Record], now: UnixTime) -> AppResult {
     let mut st = state.borrow_mut();
     let st = &mut *st;
     st.store.commit(records, &st.server, now).map_err(|e| -> Box<dyn Error> {
@@ -295,83 +327,8 @@ fn commit(state: &Rc<RefCell<State>>, records: &[Record], now: u64) -> AppResult
     Ok(())
 }
 
-/// Probes the addresses of `jobs` by ARP, all at once: sends a request for
-/// each, then for [`PROBE_WAIT`] watches for hosts claiming them. Unclaimed
-/// offers go out; a claimed address is quarantined by the core and the
-/// request handled again, which probes the next candidate (at most
-/// [`PROBE_ROUNDS`] rounds). Returns the quarantine records.
-async fn run_probes(
-    arp: &mut RawFrames,
-    raw: &mut RawFrames,
-    cfg: &Config,
-    state: &Rc<RefCell<State>>,
-    mut jobs: Vec<ProbeJob>,
-) -> Vec<Record> {
-    let mac = raw.mac();
-    let mut records = Vec::new();
-    let mut buf = vec![0u8; 2048];
-    for round in 1..=PROBE_ROUNDS {
-        if jobs.is_empty() {
-            break;
-        }
-        // Frames from before the probes say nothing about them.
-        while let Some(Ok(_)) = futures_lite::future::poll_once(arp.recv(&mut buf)).await {}
-        for j in &jobs {
-            send(raw, state, &frame::arp_probe(mac, cfg.server, j.addr));
-        }
-        let mut claimed = vec![false; jobs.len()];
-        let deadline = time::now() + PROBE_WAIT;
-        while let Ok(Ok(n)) = time::timeout_at(deadline, arp.recv(&mut buf)).await {
-            let Some((addr, sender)) = frame::arp_claim(&buf[..n], mac) else { continue };
-            let Some(i) = jobs.iter().position(|j| j.addr == addr) else { continue };
-            if claimed[i] {
-                continue;
-            }
-            if let Some(r) = state.borrow_mut().server.claimed(addr, &sender, wall_secs()) {
-                log::info!(
-                    "address {addr} is in use by {} (it answered an ARP probe): quarantined for {}s",
-                    mac_str(&sender),
-                    cfg.quarantine_secs
-                );
-                records.push(r);
-                claimed[i] = true;
-            }
-        }
-        let mut next = Vec::new();
-        for (j, c) in jobs.into_iter().zip(claimed) {
-            if !c {
-                send(raw, state, &j.frame);
-                continue;
-            }
-            if round == PROBE_ROUNDS {
-                log::info!("no offer to {} this time: {PROBE_ROUNDS} candidates in use", mac_str(j.req.chaddr()));
-                continue;
-            }
-            let out = state.borrow_mut().server.handle(&j.req, wall_secs());
-            let Some(reply) = out.reply else { continue };
-            let f = reply_frame(mac, cfg, &j.req, j.src_mac, &reply);
-            match out.probe {
-                Some(addr) => next.push(ProbeJob { addr, req: j.req, src_mac: j.src_mac, frame: f }),
-                None => send(raw, state, &f),
-            }
-        }
-        jobs = next;
-    }
-    records
-}
-
-/// The frame of a reply to `req`, which came from `src_mac`.
-fn reply_frame(mac: MacAddr, cfg: &Config, req: &Request, src_mac: [u8; 6], reply: &Reply) -> Vec<u8> {
-    let dst_mac = match reply.to.link {
-        LinkDest::Broadcast => [0xff; 6],
-        LinkDest::Sender => src_mac,
-        LinkDest::Chaddr => {
-            let c = req.chaddr();
-            let mut m = [0u8; 6];
-            m.copy_from_slice(&c[..6]);
-            m
-        }
-    };
+/// The frame of `reply`, to link-layer address `dst_mac`.
+fn reply_frame(mac: MacAddr, cfg: &Config, dst_mac: [u8; 6], reply: &Reply) -> Vec<u8> {
     frame::build(mac, dst_mac, cfg.server, reply.to.ip, reply.to.port, &reply.payload)
 }
 
@@ -385,21 +342,15 @@ fn send(raw: &mut RawFrames, state: &Rc<RefCell<State>>, frame: &[u8]) {
     }
 }
 
-fn mac_str(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+/// A frame seen by the probe socket: an ARP answer may claim a probed address.
+fn handle_arp(bytes: &[u8], mac: MacAddr, state: &Rc<RefCell<State>>) {
+    let Some((addr, sender)) = frame::arp_claim(bytes, mac) else { return };
+    if let Some(line) = state.borrow_mut().server.handle_arp_claim(time::sansio_now(), addr, sender) {
+        log::info!("{line}");
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn handle_frame(
-    bytes: &[u8],
-    mac: MacAddr,
-    cfg: &Config,
-    bcast: Ipv4Addr,
-    now: u64,
-    state: &Rc<RefCell<State>>,
-    raw: &mut RawFrames,
-    batch: &mut Batch,
-) {
+fn handle_frame(bytes: &[u8], mac: MacAddr, cfg: &Config, bcast: Ipv4Addr, state: &Rc<RefCell<State>>) {
     let mut st = state.borrow_mut();
     st.counters.frames += 1;
     let inc = match frame::parse(bytes, mac, cfg.server, bcast) {
@@ -421,38 +372,8 @@ fn handle_frame(
             return;
         }
     };
-    let out = st.server.handle(&req, now);
-    if let Some(note) = &out.note {
-        log::debug!("{} {}: {note}", mac_str(req.chaddr()), req.msg.xid());
-    }
-    let Some(reply) = out.reply else {
-        if let Some(r) = out.record {
-            batch.records.push(r);
-        }
-        return;
-    };
-    let f = reply_frame(mac, cfg, &req, inc.src_mac, &reply);
-    if let Some(addr) = out.probe {
-        batch.probes.push(ProbeJob { addr, req, src_mac: inc.src_mac, frame: f });
-        return;
-    }
-    match out.record {
-        Some(r) => {
-            let line = match (&r, reply.kind) {
-                (Record::Bind { addr, chaddr, hostname, expires, .. }, MessageType::Ack) => Some(format!(
-                    "lease {addr} granted to {}{} for {}s",
-                    mac_str(chaddr),
-                    hostname.as_deref().map(|h| format!(" ({h})")).unwrap_or_default(),
-                    expires.saturating_sub(now)
-                )),
-                _ => None,
-            };
-            batch.records.push(r);
-            batch.after_commit.push(Pending { frame: f, line });
-        }
-        None => {
-            drop(st);
-            send(raw, state, &f);
-        }
+    let who = format!("{} {}", mac_str(req.chaddr()), req.msg.xid());
+    if let Some(note) = st.server.handle_request(time::sansio_now(), req, inc.src_mac) {
+        log::debug!("{who}: {note}");
     }
 }

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use dhcp_core::log::{Device, Log, LogError, Opened};
 use dhcp_core::{Record, Server};
 use platform::block::Block;
+use platform::time::UnixTime;
 
 /// A platform block device as the log's sector device.
 #[derive(Clone)]
@@ -54,7 +55,7 @@ impl Store {
 
     /// Makes `records` durable (one write and one flush; compacts when the
     /// region is full, using the server's current state).
-    pub fn commit(&mut self, records: &[Record], server: &Server, now: u64) -> Result<(), LogError> {
+    pub fn commit(&mut self, records: &[Record], server: &Server, now: UnixTime) -> Result<(), LogError> {
         self.log.append(records, || server.snapshot(now))
     }
 

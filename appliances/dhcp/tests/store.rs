@@ -16,6 +16,7 @@ use dhcp_core::wire::{HEADER_LEN, MAGIC};
 use dhcp_core::{Server, decode_request};
 use dhcproto::v4::MessageType;
 use platform::block::{Block, BlockError, BlockInfo};
+use platform::time::UnixTime;
 use platform_sim::SimBlock;
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -82,22 +83,22 @@ fn message(kind: u8, client: u8, opts: &[(u8, Vec<u8>)]) -> Vec<u8> {
 /// One client's DISCOVER+REQUEST, committed as the wiring does; returns the
 /// acknowledged address, or None when the device died first.
 fn obtain(server: &mut Server, store: &mut Store, client: u8, now: u64) -> Option<Ipv4Addr> {
-    let offer = server.handle(&decode_request(&message(1, client, &[])).unwrap(), now);
+    let offer = server.respond(&decode_request(&message(1, client, &[])).unwrap(), UnixTime::from_secs(now));
     let addr = offer.reply.expect("an offer").yiaddr;
     let req = message(3, client, &[(54, SERVER.octets().to_vec()), (50, addr.octets().to_vec())]);
-    let ack = server.handle(&decode_request(&req).unwrap(), now);
+    let ack = server.respond(&decode_request(&req).unwrap(), UnixTime::from_secs(now));
     assert_eq!(ack.reply.as_ref().map(|r| r.kind), Some(MessageType::Ack));
     let record = ack.record.expect("a record before the ACK");
-    store.commit(&[record], server, now).ok()?;
+    store.commit(&[record], server, UnixTime::from_secs(now)).ok()?;
     Some(addr)
 }
 
 fn release(server: &mut Server, store: &mut Store, client: u8, addr: Ipv4Addr, now: u64) -> bool {
     let mut req = message(7, client, &[(54, SERVER.octets().to_vec())]);
     req[12..16].copy_from_slice(&addr.octets());
-    let out = server.handle(&decode_request(&req).unwrap(), now);
+    let out = server.respond(&decode_request(&req).unwrap(), UnixTime::from_secs(now));
     match out.record {
-        Some(r) => store.commit(&[r], server, now).is_ok(),
+        Some(r) => store.commit(&[r], server, UnixTime::from_secs(now)).is_ok(),
         None => true,
     }
 }

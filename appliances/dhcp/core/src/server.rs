@@ -1,14 +1,19 @@
 //! The DHCPv4 server state machine (RFC 2131 §4.3), sans-IO.
 //!
-//! [`Server::handle`] takes a decoded request and the wall-clock time in
-//! seconds and returns what to do: a reply and where to send it, and the
-//! record that must be durable *before* the reply goes out (an ACK), if any.
+//! [`Server::respond`] takes a decoded request and the wall-clock time and
+//! returns what to do: a reply and where to send it, and the record that
+//! must be durable *before* the reply goes out (an ACK), if any. The wiring
+//! drives the server through the shared verbs instead ([`crate::driver`]),
+//! which queue these outcomes as transmits and keep the probe timers.
 
 use std::net::Ipv4Addr;
 
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, Opcode};
 
+use sansio::UnixTime;
+
 use crate::config::{Config, Probe, Subnet};
+use crate::driver::DriveState;
 use crate::leases::{ClientKey, Lease, State, Table, client_key};
 use crate::record::Record;
 use crate::wire::{OPTION_IPV6_ONLY, Request, encode_reply};
@@ -54,7 +59,7 @@ pub struct Outcome {
     /// Send `reply` (an OFFER) only after probing this address (`--probe`)
     /// found nobody using it. When somebody answers, report it with
     /// [`Server::claimed`] and handle the request again: the next candidate
-    /// is chosen.
+    /// is chosen ([`Server::handle_arp_claim`] does both).
     pub probe: Option<Ipv4Addr>,
 }
 
@@ -82,12 +87,14 @@ pub struct Stats {
     pub claimed: u64,
 }
 
-/// The server: configuration, lease table, counters.
+/// The server: configuration, lease table, counters, and the driving state
+/// of [`crate::driver`].
 #[derive(Clone, Debug)]
 pub struct Server {
     cfg: Config,
     table: Table,
     stats: Stats,
+    pub(crate) drive: DriveState,
 }
 
 /// RFC 2131 §4.4.5: T1 defaults to 0.5 and T2 to 0.875 of the lease.
@@ -98,7 +105,7 @@ fn t1_t2(lease: u32) -> (u32, u32) {
 impl Server {
     pub fn new(cfg: Config) -> Server {
         let table = Table::new(cfg.pools.len());
-        Server { cfg, table, stats: Stats::default() }
+        Server { cfg, table, stats: Stats::default(), drive: DriveState::default() }
     }
 
     pub fn config(&self) -> &Config {
@@ -116,14 +123,14 @@ impl Server {
         self.table.apply(r);
     }
 
-    /// The durable state, for compaction.
-    pub fn snapshot(&self, now: u64) -> Vec<Record> {
-        self.table.snapshot(now)
+    /// Housekeeping: lapsed offers return to the pool.
+    pub fn expire_offers(&mut self, now: UnixTime) {
+        self.table.expire_offers(now.as_secs());
     }
 
-    /// Housekeeping: lapsed offers return to the pool.
-    pub fn tick(&mut self, now: u64) {
-        self.table.expire_offers(now);
+    /// Whether any address is offered (and so may lapse).
+    pub(crate) fn has_offers(&self) -> bool {
+        self.table.iter().any(|l| l.state == State::Offered)
     }
 
     /// The subnet the client is on: the relay's (giaddr), else that of
@@ -168,8 +175,9 @@ impl Server {
         (in_pool || reserved_here) && self.table.usable_for(&self.cfg, addr, client, reserved_here, now)
     }
 
-    /// Handles one request at wall-clock time `now` (seconds).
-    pub fn handle(&mut self, req: &Request, now: u64) -> Outcome {
+    /// Decides the answer to one request at wall-clock time `now`.
+    pub fn respond(&mut self, req: &Request, now: UnixTime) -> Outcome {
+        let now = now.as_secs();
         let Some(kind) = req.msg.opts().msg_type() else {
             self.stats.ignored += 1;
             return Outcome::note("BOOTP request without a DHCP message type");
@@ -276,7 +284,8 @@ impl Server {
     /// (see [`Outcome::probe`]): unless that is the client the address is
     /// offered to, the address is in use by someone unknown and is
     /// quarantined like a DECLINEd one. Returns the record to make durable.
-    pub fn claimed(&mut self, addr: Ipv4Addr, sender: &[u8], now: u64) -> Option<Record> {
+    pub fn claimed(&mut self, addr: Ipv4Addr, sender: &[u8], now: UnixTime) -> Option<Record> {
+        let now = now.as_secs();
         let l = self.table.get(addr)?;
         if l.state != State::Offered || l.chaddr == sender {
             return None;

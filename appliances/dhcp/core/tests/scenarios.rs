@@ -7,6 +7,7 @@ use dhcp_core::server::{LinkDest, Server};
 use dhcp_core::wire::{HEADER_LEN, MAGIC, decode_request};
 use dhcp_core::{Outcome, Record};
 use dhcproto::v4::MessageType;
+use sansio::UnixTime;
 
 const NOW: u64 = 1_800_000_000;
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -105,7 +106,7 @@ impl Msg {
 }
 
 fn send(s: &mut Server, m: &Msg) -> Outcome {
-    s.handle(&decode_request(&m.bytes()).unwrap(), NOW)
+    s.respond(&decode_request(&m.bytes()).unwrap(), UnixTime::from_secs(NOW))
 }
 
 /// Options of a reply as (code, bytes).
@@ -315,7 +316,7 @@ fn pool_exhaustion_and_expiry_reclaims() {
     assert!(none.reply.is_none());
     assert_eq!(s.stats().exhausted, 1);
     // After the leases expired, the address free the longest is reused.
-    let later = s.handle(&decode_request(&msg(1, 3).bytes()).unwrap(), NOW + 11);
+    let later = s.respond(&decode_request(&msg(1, 3).bytes()).unwrap(), UnixTime::from_secs(NOW + 11));
     assert_eq!(kind(&later), Some(MessageType::Offer));
 }
 
@@ -369,7 +370,7 @@ fn replayed_records_restore_bindings() {
     let mut s = server();
     let a = obtain(&mut s, 1);
     let mut fresh = server();
-    for r in s.snapshot(NOW) {
+    for r in s.snapshot(UnixTime::from_secs(NOW)) {
         fresh.replay(&r);
     }
     let renew = send(&mut fresh, &msg(3, 1).ciaddr(a));
@@ -399,9 +400,9 @@ fn probe_before_offer_skips_claimed_addresses() {
     assert_eq!(kind(&o), Some(MessageType::Offer));
     assert_eq!(o.probe, Some(ip("10.0.0.100")));
     // The client itself answering (it still has the address) is no claim.
-    assert!(s.claimed(ip("10.0.0.100"), &[2, 0, 0, 0, 0, 1], NOW).is_none());
+    assert!(s.claimed(ip("10.0.0.100"), &[2, 0, 0, 0, 0, 1], UnixTime::from_secs(NOW)).is_none());
     // Another host answers: quarantined like a DECLINE.
-    let r = s.claimed(ip("10.0.0.100"), &[2, 0xee, 0, 0, 0, 9], NOW).expect("claimed");
+    let r = s.claimed(ip("10.0.0.100"), &[2, 0xee, 0, 0, 0, 9], UnixTime::from_secs(NOW)).expect("claimed");
     assert_eq!(r, Record::Decline { addr: ip("10.0.0.100"), until: NOW + 3600 });
     let o = send(&mut s, &d);
     assert_eq!(o.probe, Some(ip("10.0.0.101")));
@@ -415,7 +416,7 @@ fn probe_before_offer_skips_claimed_addresses() {
     let o = send(&mut s, &d);
     assert_eq!((yiaddr(&o), o.probe), (ip("10.0.0.101"), None));
     // A claim of an address that is not on offer changes nothing.
-    assert!(s.claimed(ip("10.0.0.101"), &[2, 0xee, 0, 0, 0, 9], NOW).is_none());
+    assert!(s.claimed(ip("10.0.0.101"), &[2, 0xee, 0, 0, 0, 9], UnixTime::from_secs(NOW)).is_none());
     // Another client never gets the quarantined address.
     let o = send(&mut s, &msg(1, 2));
     assert_eq!(o.probe, Some(ip("10.0.0.102")));
@@ -437,4 +438,79 @@ fn no_probe_by_default_nor_for_relayed_subnets() {
     let o = send(&mut s, &msg(1, 1).giaddr(ip("10.9.0.1")));
     assert_eq!(kind(&o), Some(MessageType::Offer));
     assert_eq!(o.probe, None);
+}
+
+/// The shared verbs (`sansio::Driver`) with `--probe=arp`: the offer is held
+/// until the probe's deadline, a claim moves to the next candidate at once
+/// (and persists the quarantine), an ACK carries its record to flush first.
+#[test]
+fn driver_holds_offers_for_probes_and_acks_for_their_record() {
+    use dhcp_core::Transmit;
+    use dhcp_core::driver::PROBE_WAIT;
+    use sansio::{Driver, Instant, Now};
+
+    let at = |ms: u64| Now { mono: Instant::from_millis(ms), wall: UnixTime::from_secs(NOW + ms / 1000) };
+    let req = |m: &Msg| decode_request(&m.bytes()).unwrap();
+    let sender = [2, 0, 0, 0, 0, 1];
+    let mut s = probing_server();
+    assert_eq!(s.poll_timeout(), None, "idle: no timer");
+    s.handle_request(at(0), req(&msg(1, 1)), sender);
+    assert!(matches!(s.poll_transmit(), Some(Transmit::Probe(a)) if a == ip("10.0.0.100")));
+    assert!(s.poll_transmit().is_none(), "the offer waits for the probe");
+    assert_eq!(s.poll_timeout(), Some(Instant::from_millis(0) + PROBE_WAIT));
+    // A retransmission meanwhile gets nothing of its own.
+    assert!(s.handle_request(at(100), req(&msg(1, 1)), sender).is_some());
+    assert!(s.poll_transmit().is_none());
+    // Someone else answers: quarantine record, and the next candidate is probed.
+    let line = s.handle_arp_claim(at(150), ip("10.0.0.100"), [2, 0xee, 0, 0, 0, 9]).expect("a claim");
+    assert!(line.contains("10.0.0.100 is in use by 02:ee:00:00:00:09"), "{line}");
+    assert!(
+        matches!(s.poll_transmit(), Some(Transmit::Record(Record::Decline { addr, .. })) if addr == ip("10.0.0.100"))
+    );
+    assert!(matches!(s.poll_transmit(), Some(Transmit::Probe(a)) if a == ip("10.0.0.101")));
+    let deadline = s.poll_timeout().unwrap();
+    assert_eq!(deadline, Instant::from_millis(150) + PROBE_WAIT);
+    // Early timeouts are harmless; at the deadline the offer leaves, to chaddr.
+    s.handle_timeout(Instant::from_millis(200));
+    assert!(s.poll_transmit().is_none());
+    s.handle_timeout(deadline);
+    match s.poll_transmit() {
+        Some(Transmit::Reply { reply, mac, durable: None }) => {
+            assert_eq!((reply.kind, reply.yiaddr, mac), (MessageType::Offer, ip("10.0.0.101"), [2, 0, 0, 0, 0, 1]));
+        }
+        other => panic!("expected the offer, got {other:?}"),
+    }
+    // The REQUEST's ACK comes with the record that must be durable first.
+    s.handle_request(at(1000), req(&msg(3, 1).requested(ip("10.0.0.101")).server_id(SERVER)), sender);
+    match s.poll_transmit() {
+        Some(Transmit::Reply { reply, durable: Some(Record::Bind { addr, .. }), .. }) => {
+            assert_eq!((reply.kind, addr), (MessageType::Ack, ip("10.0.0.101")));
+        }
+        other => panic!("expected the ACK with its record, got {other:?}"),
+    }
+    assert!(s.poll_transmit().is_none());
+}
+
+/// Lapsed offers return to the pool on the sweep timer, which runs only
+/// while offers are out; the wall clock is derived from the last input.
+#[test]
+fn driver_sweeps_lapsed_offers() {
+    use dhcp_core::Transmit;
+    use dhcp_core::leases::State;
+    use sansio::{Driver, Instant, Now};
+
+    let mut s = server_with(&["10.0.0.100,10.0.0.100,1h"], &[], &[]);
+    let now = Now { mono: Instant::from_secs(5), wall: UnixTime::from_secs(NOW) };
+    s.handle_request(now, decode_request(&msg(1, 1).bytes()).unwrap(), [2, 0, 0, 0, 0, 1]);
+    assert!(matches!(s.poll_transmit(), Some(Transmit::Reply { .. })));
+    let mut t = s.poll_timeout().expect("a sweep while an offer is out");
+    let lapse = Instant::from_secs(5 + u64::from(s.config().offer_secs));
+    while t < lapse {
+        s.handle_timeout(t);
+        t = s.poll_timeout().expect("the offer is still out");
+    }
+    s.handle_timeout(t);
+    assert_eq!(s.poll_timeout(), None, "no offers left, no timer");
+    let states: Vec<State> = s.table().iter().map(|l| l.state).collect();
+    assert_eq!(states, [State::Released], "the lapsed offer is back in the pool");
 }

@@ -17,6 +17,7 @@ use dhcproto::Decodable;
 use dhcproto::v4::Message;
 use libfuzzer_sys::fuzz_target;
 use platform::net::MacAddr;
+use platform::time::UnixTime;
 
 const MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 1]);
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -49,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
         rest = tail;
         if flag & 2 != 0 {
             now += 120;
-            server.tick(now);
+            server.expire_offers(UnixTime::from_secs(now));
         }
         let wrapped;
         let bytes = if flag & 1 == 0 {
@@ -67,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let Ok(inc) = frame::parse(bytes, MAC, cfg.server, bcast) else { continue };
         let Ok(req) = decode_request(inc.payload) else { continue };
-        let out = server.handle(&req, now);
+        let out = server.respond(&req, UnixTime::from_secs(now));
         if let Some(reply) = out.reply {
             let dst_mac = match reply.to.link {
                 LinkDest::Broadcast => [0xff; 6],
