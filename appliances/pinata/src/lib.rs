@@ -397,8 +397,7 @@ async fn bounty_client(p: &Pinata, stream: TcpStream, peer: SocketAddr) {
 async fn connect_back(p: &Pinata, stream: TcpStream, peer: SocketAddr) {
     let port = p.ports.connect_back;
     drop(stream);
-    let since_boot = time::now() - p.boot;
-    if !p.limiter.borrow_mut().allow(peer.ip(), since_boot) {
+    if !p.limiter.borrow_mut().allow(peer.ip(), time::now()) {
         p.stats.borrow_mut().rate_limited(Service::ConnectBack);
         log::info!(
             "port {port} peer {peer}: connect-back refused: rate limited (one per {} s per source)",

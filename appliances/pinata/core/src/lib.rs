@@ -16,8 +16,8 @@
 //! certificates ([`pki`]), the rustls configurations ([`tls`]), the rules
 //! page ([`page`]), the counters ([`stats`]), the connect-back rate limiter
 //! ([`limiter`]) and the [`Secret`] type that never prints itself. Time comes
-//! in as arguments (the boot wall-clock time, a monotonic `Duration`, and a
-//! rustls `TimeProvider` for validation).
+//! in as arguments (the boot wall-clock time, a monotonic `sansio::Instant`,
+//! and a rustls `TimeProvider` for validation).
 
 pub mod limiter;
 pub mod page;

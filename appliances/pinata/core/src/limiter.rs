@@ -9,11 +9,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use sansio::Instant;
+
 #[derive(Debug)]
 pub struct ConnectBackLimiter {
     interval: Duration,
     capacity: usize,
-    last: HashMap<IpAddr, Duration>,
+    last: HashMap<IpAddr, Instant>,
 }
 
 /// Default: one connect-back per source per 10 s.
@@ -43,11 +45,12 @@ impl ConnectBackLimiter {
     }
 
     /// Whether `source` may trigger a connect-back at monotonic time `now`;
-    /// if so, the attempt is recorded.
-    pub fn allow(&mut self, source: IpAddr, now: Duration) -> bool {
+    /// if so, the attempt is recorded. (No timer: stale entries are evicted
+    /// when the table is full, so the limiter needs no `handle_timeout`.)
+    pub fn allow(&mut self, source: IpAddr, now: Instant) -> bool {
         let key = source_key(source);
         let interval = self.interval;
-        let recent = |t: &Duration| now.saturating_sub(*t) < interval;
+        let recent = |t: &Instant| now - *t < interval;
         if let Some(t) = self.last.get(&key) {
             if recent(t) {
                 return false;
@@ -76,13 +79,13 @@ impl ConnectBackLimiter {
 mod tests {
     use super::*;
 
-    fn s(n: u64) -> Duration {
-        Duration::from_secs(n)
+    fn s(n: u64) -> Instant {
+        Instant::from_secs(n)
     }
 
     #[test]
     fn one_per_interval_per_source() {
-        let mut l = ConnectBackLimiter::new(s(10), 16);
+        let mut l = ConnectBackLimiter::new(Duration::from_secs(10), 16);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(l.allow(a, s(100)));
@@ -94,7 +97,7 @@ mod tests {
 
     #[test]
     fn ipv6_grouped_by_prefix() {
-        let mut l = ConnectBackLimiter::new(s(10), 16);
+        let mut l = ConnectBackLimiter::new(Duration::from_secs(10), 16);
         assert!(l.allow("2001:db8::1".parse().unwrap(), s(0)));
         assert!(!l.allow("2001:db8::ffff:2".parse().unwrap(), s(1)));
         assert!(l.allow("2001:db8:0:1::1".parse().unwrap(), s(1)));
@@ -104,7 +107,7 @@ mod tests {
 
     #[test]
     fn bounded_and_fails_closed() {
-        let mut l = ConnectBackLimiter::new(s(10), 4);
+        let mut l = ConnectBackLimiter::new(Duration::from_secs(10), 4);
         for i in 0..4u8 {
             assert!(l.allow(IpAddr::from([10, 0, 0, i]), s(0)));
         }
