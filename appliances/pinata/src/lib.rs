@@ -176,7 +176,13 @@ impl Drop for Active {
 pub async fn run(env: Env) -> AppResult {
     let config = Config::from_args(env.args())?;
     let mode = if config.test { CaMode::Test } else { CaMode::Fresh };
-    let pki = Pki::generate(mode, time::wall(), &config.hostname)?;
+    // Every random byte of the Piñata (keys, certificate and handshake
+    // signatures, TLS randoms, key exchange) from the platform's entropy,
+    // through one generator seeded here (see `pinata_core::crypto`).
+    let mut seed = [0u8; 48];
+    env.entropy().fill(&mut seed);
+    let rng = pinata_core::crypto::leak_random(&seed);
+    let pki = Pki::generate_with(mode, time::wall(), &config.hostname, rng)?;
     let clock: Arc<dyn rustls::time_provider::TimeProvider> = Arc::new(PlatformTime);
     let tls = |e: rustls::Error| format!("TLS configuration: {e}");
     let stack = env.stack()?;

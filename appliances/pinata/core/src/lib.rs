@@ -19,6 +19,7 @@
 //! in as arguments (the boot wall-clock time, a monotonic `sansio::Instant`,
 //! and a rustls `TimeProvider` for validation).
 
+pub mod crypto;
 pub mod limiter;
 pub mod page;
 pub mod pki;

@@ -11,17 +11,25 @@
 //! In **test mode** the CA is the fixed one in `testdata/` (its private key is
 //! public — TEST ONLY, anyone can sign a winning certificate with it); the
 //! leaves are still fresh at every boot.
+//!
+//! Keys and signatures draw their randomness from the boot's
+//! [`SharedRandom`] ([`crate::crypto`]); the same generator feeds the TLS
+//! provider the configurations use ([`Pki::provider`]).
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+    KeyUsagePurpose,
 };
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::OffsetDateTime;
+
+use crate::crypto::{EcdsaKey, SharedRandom, seeded_provider};
 
 pub const CA_NAME: &str = "Piñata CA";
 pub const SERVER_NAME: &str = "Piñata server";
@@ -68,6 +76,12 @@ impl From<rcgen::Error> for PkiError {
     }
 }
 
+impl From<rustls::Error> for PkiError {
+    fn from(e: rustls::Error) -> Self {
+        PkiError(e.to_string())
+    }
+}
+
 /// A leaf certificate and its private key.
 pub struct Leaf {
     cert: CertificateDer<'static>,
@@ -94,7 +108,6 @@ impl fmt::Debug for Leaf {
 }
 
 /// The CA certificate and the three leaves.
-#[derive(Debug)]
 pub struct Pki {
     pub mode: CaMode,
     ca_cert: CertificateDer<'static>,
@@ -106,6 +119,22 @@ pub struct Pki {
     pub client: Leaf,
     pub web: Leaf,
     pub hostname: String,
+    /// The TLS provider drawing from the same generator as the keys.
+    provider: Arc<CryptoProvider>,
+}
+
+impl fmt::Debug for Pki {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pki")
+            .field("mode", &self.mode)
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .field("server", &self.server)
+            .field("client", &self.client)
+            .field("web", &self.web)
+            .field("hostname", &self.hostname)
+            .finish_non_exhaustive()
+    }
 }
 
 fn to_offset(t: SystemTime) -> Result<OffsetDateTime, PkiError> {
@@ -188,10 +217,14 @@ fn leaf_params(
     Ok(p)
 }
 
-fn sign_leaf(params: &CertificateParams, issuer: &Issuer<'_, KeyPair>) -> Result<Leaf, PkiError> {
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+fn sign_leaf(
+    params: &CertificateParams,
+    issuer: &Issuer<'_, EcdsaKey>,
+    rng: &'static SharedRandom,
+) -> Result<Leaf, PkiError> {
+    let key = EcdsaKey::generate(rng)?;
     let cert = params.signed_by(&key, issuer)?;
-    Ok(Leaf { cert: cert.der().clone(), key: PrivatePkcs8KeyDer::from(key.serialize_der()) })
+    Ok(Leaf { cert: cert.der().clone(), key: key.pkcs8() })
 }
 
 fn pem_to_der(pem: &str) -> Result<CertificateDer<'static>, PkiError> {
@@ -202,7 +235,21 @@ fn pem_to_der(pem: &str) -> Result<CertificateDer<'static>, PkiError> {
 impl Pki {
     /// Makes the CA (or loads the test CA) and the three leaves; `boot` is
     /// the wall-clock time of boot, `hostname` the web certificate's name.
+    /// Randomness from the operating system (tools and tests; the appliance
+    /// uses [`Pki::generate_with`] and the platform's entropy).
     pub fn generate(mode: CaMode, boot: SystemTime, hostname: &str) -> Result<Pki, PkiError> {
+        let rng: &'static SharedRandom = Box::leak(Box::new(SharedRandom::from_os()));
+        Pki::generate_with(mode, boot, hostname, rng)
+    }
+
+    /// [`Pki::generate`] with every random byte (keys, signatures, and later
+    /// the handshakes of [`Pki::provider`]) from `rng`.
+    pub fn generate_with(
+        mode: CaMode,
+        boot: SystemTime,
+        hostname: &str,
+        rng: &'static SharedRandom,
+    ) -> Result<Pki, PkiError> {
         if !valid_hostname(hostname) {
             return Err(PkiError(format!("'{hostname}' is not a valid host name")));
         }
@@ -213,14 +260,16 @@ impl Pki {
 
         let (issuer, ca_cert, ca_pem) = match mode {
             CaMode::Fresh => {
-                let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+                let key = EcdsaKey::generate(rng)?;
                 let params = ca_params(not_before, not_after);
                 let cert = params.self_signed(&key)?;
                 let (der, pem) = (cert.der().clone(), cert.pem());
                 (Issuer::new(params, key), der, pem)
             }
             CaMode::Test => {
-                let key = KeyPair::from_pem(TEST_CA_KEY_PEM)?;
+                let pkcs8 = PrivatePkcs8KeyDer::from(KeyPair::from_pem(TEST_CA_KEY_PEM)?.serialize_der());
+                let key = EcdsaKey::from_pkcs8(&pkcs8, rng)
+                    .ok_or_else(|| PkiError("the test CA key is not a P-256 key".into()))?;
                 let (nb, na) = test_ca_validity();
                 (Issuer::new(ca_params(nb, na), key), pem_to_der(TEST_CA_CERT_PEM)?, TEST_CA_CERT_PEM.to_string())
             }
@@ -247,10 +296,11 @@ impl Pki {
             ca_pem,
             not_before: not_before_t,
             not_after: not_after_t,
-            server: sign_leaf(&server, &issuer)?,
-            client: sign_leaf(&client, &issuer)?,
-            web: sign_leaf(&web, &issuer)?,
+            server: sign_leaf(&server, &issuer, rng)?,
+            client: sign_leaf(&client, &issuer, rng)?,
+            web: sign_leaf(&web, &issuer, rng)?,
             hostname: hostname.to_string(),
+            provider: seeded_provider(rng),
         };
         // `issuer` (and with it the CA key) is dropped here.
         drop(issuer);
@@ -262,6 +312,12 @@ impl Pki {
         &self.ca_cert
     }
 
+    /// The crypto provider of every Piñata TLS configuration: ring's, drawing
+    /// its randomness from the generator that made these keys.
+    pub fn provider(&self) -> Arc<CryptoProvider> {
+        self.provider.clone()
+    }
+
     /// The CA certificate in PEM, as served on `/ca.pem`.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
@@ -270,7 +326,25 @@ impl Pki {
 
 #[cfg(test)]
 mod tests {
+    use rcgen::PKCS_ECDSA_P256_SHA256;
+
     use super::*;
+    use crate::crypto::leak_random;
+
+    /// The simulator's reproducibility rests on this: one seed, the same
+    /// certificates byte for byte; another seed, others.
+    #[test]
+    fn certificates_follow_the_seed() {
+        let boot = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let make = |seed: &[u8], mode| Pki::generate_with(mode, boot, "pinata.local", leak_random(seed)).unwrap();
+        for mode in [CaMode::Fresh, CaMode::Test] {
+            let (a, b, c) = (make(b"one", mode), make(b"one", mode), make(b"two", mode));
+            assert_eq!((a.ca_cert(), a.server.cert(), a.web.cert()), (b.ca_cert(), b.server.cert(), b.web.cert()));
+            assert_eq!(a.client.key().secret_der(), b.client.key().secret_der());
+            assert_ne!(a.server.cert(), c.server.cert(), "{mode:?}");
+            assert_ne!(a.client.key().secret_der(), c.client.key().secret_der());
+        }
+    }
 
     #[test]
     fn hostnames() {

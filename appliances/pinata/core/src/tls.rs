@@ -1,6 +1,7 @@
 //! The rustls configurations of the Piñata's TLS services.
 //!
-//! Every configuration uses the ring provider, TLS 1.3 and 1.2, and the
+//! Every configuration uses the ring provider (drawing its randomness from
+//! the boot's generator, [`Pki::provider`]), TLS 1.3 and 1.2, and the
 //! caller's `TimeProvider` for certificate validity (the platform wall clock,
 //! so the simulator can drive it). The Piñata CA is the **only** trust anchor.
 //!
@@ -48,7 +49,7 @@ fn no_resumption(mut cfg: ServerConfig) -> ServerConfig {
 
 /// Port 10000: client certificate chaining to the CA required.
 pub fn bounty_server(pki: &Pki, time: Arc<dyn TimeProvider>) -> Result<Arc<ServerConfig>, rustls::Error> {
-    let provider = provider();
+    let provider = pki.provider();
     let verifier = WebPkiClientVerifier::builder_with_provider(roots(pki)?, provider.clone())
         .build()
         .map_err(|e| rustls::Error::General(format!("client verifier: {e}")))?;
@@ -61,7 +62,7 @@ pub fn bounty_server(pki: &Pki, time: Arc<dyn TimeProvider>) -> Result<Arc<Serve
 
 /// Port 443: the web certificate, no client authentication.
 pub fn web_server(pki: &Pki, time: Arc<dyn TimeProvider>) -> Result<Arc<ServerConfig>, rustls::Error> {
-    let mut cfg = ServerConfig::builder_with_details(provider(), time)
+    let mut cfg = ServerConfig::builder_with_details(pki.provider(), time)
         .with_protocol_versions(VERSIONS)?
         .with_no_client_auth()
         .with_single_cert(pki.web.chain(), pki.web.key())?;
@@ -71,7 +72,7 @@ pub fn web_server(pki: &Pki, time: Arc<dyn TimeProvider>) -> Result<Arc<ServerCo
 
 /// Ports 10001 and 10002: the Piñata as client; the server must chain to the CA.
 pub fn bounty_client(pki: &Pki, time: Arc<dyn TimeProvider>) -> Result<Arc<ClientConfig>, rustls::Error> {
-    let provider = provider();
+    let provider = pki.provider();
     let verifier = Arc::new(ChainOnlyServerVerifier { roots: roots(pki)?, provider: provider.clone() });
     let mut cfg = ClientConfig::builder_with_details(provider, time)
         .with_protocol_versions(VERSIONS)?
