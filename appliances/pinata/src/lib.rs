@@ -21,12 +21,12 @@ use std::sync::Arc;
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_TYPE, DATE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use netio::tls::{describe_session, tls_error};
 use netio::{HyperIo, PlatformTime, PlatformTimer, TlsStream};
 use pinata_core::page::{self, PageContext};
-use pinata_core::pki::format_utc;
+use pinata_core::pki::{format_utc, http_date};
 use pinata_core::{CaMode, ConnectBackLimiter, Pki, Ports, Secret, Service, Stats};
 use platform::appliance::AppResult;
 use platform::args::{ArgSpec, Args};
@@ -496,6 +496,11 @@ fn respond(p: &Pinata, req: &Request<Incoming>, local: SocketAddr) -> Response<F
         let mut r = Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = status;
         r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        // The Date header from the platform's wall clock (hyper would read the
+        // host's, which the simulator does not drive).
+        if let Some(date) = http_date(time::wall()).and_then(|d| HeaderValue::from_str(&d).ok()) {
+            r.headers_mut().insert(DATE, date);
+        }
         r
     };
     if req.method() != Method::GET && req.method() != Method::HEAD {

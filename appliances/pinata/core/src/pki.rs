@@ -159,6 +159,28 @@ pub fn format_utc(t: SystemTime) -> String {
     }
 }
 
+/// `t` as an HTTP date, IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994
+/// 08:49:37 GMT". The Piñata sets its `Date` header from the platform's wall
+/// clock with this, rather than letting hyper read the host's clock.
+pub fn http_date(t: SystemTime) -> Option<String> {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let d = to_offset(t).ok()?;
+    if !(0..=9999).contains(&d.year()) {
+        return None;
+    }
+    Some(format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[usize::from(d.weekday().number_days_from_monday())],
+        d.day(),
+        MONTHS[usize::from(u8::from(d.month()) - 1)],
+        d.year(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    ))
+}
+
 /// The parameters of the Piñata CA (fresh or test), valid in `[not_before, not_after]`.
 pub fn ca_params(not_before: OffsetDateTime, not_after: OffsetDateTime) -> CertificateParams {
     let mut p = CertificateParams::default();
@@ -366,6 +388,11 @@ mod tests {
         assert_eq!(test.ca_pem(), TEST_CA_CERT_PEM);
         assert!(Pki::generate(CaMode::Fresh, boot, "bad name").is_err());
         assert_eq!(format_utc(boot), "2027-01-15 08:00:00 UTC");
+        assert_eq!(http_date(boot).as_deref(), Some("Fri, 15 Jan 2027 08:00:00 GMT"));
+        assert_eq!(
+            http_date(UNIX_EPOCH + Duration::from_secs(784111777)).as_deref(),
+            Some("Sun, 06 Nov 1994 08:49:37 GMT")
+        );
     }
 
     /// Regenerates the fixed test CA in `testdata/` (run once by hand:
