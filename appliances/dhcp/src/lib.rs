@@ -265,6 +265,13 @@ async fn run_loop(
             Err(_) => {} // the deadline: handle_timeout below
             Ok(Err(e)) => return Err(e.into()),
         }
+        // Probe answers already queued count before any probe's deadline is
+        // checked, however busy the request socket is (`or` favours it).
+        if let Some(a) = arp.as_mut() {
+            while let Some(Ok(n)) = futures_lite::future::poll_once(a.recv(&mut arp_buf)).await {
+                handle_arp(&arp_buf[..n], mac, &state);
+            }
+        }
         state.borrow_mut().server.handle_timeout(time::now());
         drain(&mut raw, &cfg, &state)?;
         rt::yield_now().await;
@@ -372,8 +379,7 @@ fn handle_frame(bytes: &[u8], mac: MacAddr, cfg: &Config, bcast: Ipv4Addr, state
             return;
         }
     };
-    let who = format!("{} {}", mac_str(req.chaddr()), req.msg.xid());
-    if let Some(note) = st.server.handle_request(time::sansio_now(), req, inc.src_mac) {
-        log::debug!("{who}: {note}");
+    if let Some(note) = st.server.handle_request(time::sansio_now(), &req, inc.src_mac) {
+        log::debug!("{} {}: {note}", mac_str(req.chaddr()), req.msg.xid());
     }
 }

@@ -111,32 +111,32 @@ impl Server {
     /// `sender`; returns why nothing was sent, or what happened, for a debug
     /// log. A retransmitted DISCOVER while its offer is being probed is
     /// ignored: the offer goes out when the probe ends.
-    pub fn handle_request(&mut self, now: Now, req: Request, sender: [u8; 6]) -> Option<String> {
+    pub fn handle_request(&mut self, now: Now, req: &Request, sender: [u8; 6]) -> Option<String> {
         self.saw(now);
         if self.drive.probes.iter().any(|p| p.req.chaddr() == req.chaddr() && p.req.msg.xid() == req.msg.xid()) {
             return Some("retransmission while its offer is probed".into());
         }
-        let out = self.respond(&req, now.wall);
+        let out = self.respond(req, now.wall);
         let note = out.note.clone();
         self.queue_outcome(now.mono, out, req, sender, 1);
         self.schedule_sweep(now.mono);
         note
     }
 
-    fn queue_outcome(&mut self, now: Instant, out: Outcome, req: Request, sender: [u8; 6], round: usize) {
+    fn queue_outcome(&mut self, now: Instant, out: Outcome, req: &Request, sender: [u8; 6], round: usize) {
         let Some(reply) = out.reply else {
             if let Some(r) = out.record {
                 self.drive.queue.push_back(Transmit::Record(r));
             }
             return;
         };
-        let mac = dest_mac(&reply, &req, sender);
+        let mac = dest_mac(&reply, req, sender);
         match out.probe {
             Some(addr) => {
                 self.drive.queue.push_back(Transmit::Probe(addr));
                 self.drive.probes.push(PendingProbe {
                     addr,
-                    req,
+                    req: req.clone(),
                     sender,
                     reply,
                     mac,
@@ -172,7 +172,7 @@ impl Server {
             ));
         } else {
             let out = self.respond(&p.req, now.wall);
-            self.queue_outcome(now.mono, out, p.req, p.sender, p.round + 1);
+            self.queue_outcome(now.mono, out, &p.req, p.sender, p.round + 1);
         }
         Some(line)
     }

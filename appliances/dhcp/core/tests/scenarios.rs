@@ -454,12 +454,12 @@ fn driver_holds_offers_for_probes_and_acks_for_their_record() {
     let sender = [2, 0, 0, 0, 0, 1];
     let mut s = probing_server();
     assert_eq!(s.poll_timeout(), None, "idle: no timer");
-    s.handle_request(at(0), req(&msg(1, 1)), sender);
+    s.handle_request(at(0), &req(&msg(1, 1)), sender);
     assert!(matches!(s.poll_transmit(), Some(Transmit::Probe(a)) if a == ip("10.0.0.100")));
     assert!(s.poll_transmit().is_none(), "the offer waits for the probe");
     assert_eq!(s.poll_timeout(), Some(Instant::from_millis(0) + PROBE_WAIT));
     // A retransmission meanwhile gets nothing of its own.
-    assert!(s.handle_request(at(100), req(&msg(1, 1)), sender).is_some());
+    assert!(s.handle_request(at(100), &req(&msg(1, 1)), sender).is_some());
     assert!(s.poll_transmit().is_none());
     // Someone else answers: quarantine record, and the next candidate is probed.
     let line = s.handle_arp_claim(at(150), ip("10.0.0.100"), [2, 0xee, 0, 0, 0, 9]).expect("a claim");
@@ -481,7 +481,7 @@ fn driver_holds_offers_for_probes_and_acks_for_their_record() {
         other => panic!("expected the offer, got {other:?}"),
     }
     // The REQUEST's ACK comes with the record that must be durable first.
-    s.handle_request(at(1000), req(&msg(3, 1).requested(ip("10.0.0.101")).server_id(SERVER)), sender);
+    s.handle_request(at(1000), &req(&msg(3, 1).requested(ip("10.0.0.101")).server_id(SERVER)), sender);
     match s.poll_transmit() {
         Some(Transmit::Reply { reply, durable: Some(Record::Bind { addr, .. }), .. }) => {
             assert_eq!((reply.kind, addr), (MessageType::Ack, ip("10.0.0.101")));
@@ -501,7 +501,7 @@ fn driver_sweeps_lapsed_offers() {
 
     let mut s = server_with(&["10.0.0.100,10.0.0.100,1h"], &[], &[]);
     let now = Now { mono: Instant::from_secs(5), wall: UnixTime::from_secs(NOW) };
-    s.handle_request(now, decode_request(&msg(1, 1).bytes()).unwrap(), [2, 0, 0, 0, 0, 1]);
+    s.handle_request(now, &decode_request(&msg(1, 1).bytes()).unwrap(), [2, 0, 0, 0, 0, 1]);
     assert!(matches!(s.poll_transmit(), Some(Transmit::Reply { .. })));
     let mut t = s.poll_timeout().expect("a sweep while an offer is out");
     let lapse = Instant::from_secs(5 + u64::from(s.config().offer_secs));
