@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use hickory_proto::rr::Name;
+use sansio::Instant;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -105,8 +106,9 @@ impl Rrl {
         &self.config
     }
 
-    /// Accounts one response to `client` at monotonic time `now_ns`.
-    pub fn check(&mut self, now_ns: u64, client: IpAddr, key: &Key) -> Verdict {
+    /// Accounts one response to `client` at monotonic time `now`.
+    pub fn check(&mut self, now: Instant, client: IpAddr, key: &Key) -> Verdict {
+        let now_ns = now.as_nanos();
         if !self.config.enabled() {
             return Verdict::Send;
         }
@@ -178,7 +180,7 @@ mod tests {
         let mut r = Rrl::new(Config { responses_per_second: 1, max_entries: 100, ..Config::default() });
         for i in 0..10_000u32 {
             let key = Key { kind: Kind::Answer, name: Name::root(), qtype: (i % 60_000) as u16 };
-            r.check(u64::from(i), IpAddr::from([10, 0, 0, 1]), &key);
+            r.check(Instant::from_nanos(u64::from(i)), IpAddr::from([10, 0, 0, 1]), &key);
             assert!(r.len() <= 100);
         }
     }

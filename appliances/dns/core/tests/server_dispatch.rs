@@ -5,12 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dns_core::keys::KeyStore;
-use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::tsig::{self, Algorithm, Key};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use sansio::{Instant, Now, UnixTime};
 
 const NOW: u64 = 1_700_000_000;
 
@@ -30,7 +31,7 @@ fn setup() -> (Server, Key) {
 
 fn handle(s: &mut Server, bytes: &[u8]) -> Handled {
     let src: SocketAddr = "192.0.2.50:4000".parse().unwrap();
-    s.handle(Now { unix: NOW, mono_ns: 0 }, src, Transport::Tcp, bytes)
+    s.handle(Now { mono: Instant::ZERO, wall: UnixTime::from_secs(NOW) }, src, Transport::Tcp, bytes)
 }
 
 fn update_adding(name: &str) -> Vec<u8> {
@@ -116,7 +117,12 @@ fn transfers_need_a_key_unless_allowed() {
     assert!(matches!(handle(&mut s, &req), Handled::Stream(_)));
     // AXFR over UDP: NOTIMP, as NSD
     let src: SocketAddr = "192.0.2.50:4000".parse().unwrap();
-    match s.handle(Now { unix: NOW, mono_ns: 0 }, src, Transport::Udp, &xfr_query(RecordType::AXFR)) {
+    match s.handle(
+        Now { mono: Instant::ZERO, wall: UnixTime::from_secs(NOW) },
+        src,
+        Transport::Udp,
+        &xfr_query(RecordType::AXFR),
+    ) {
         Handled::Reply(r) => assert_eq!(r[3] & 0x0f, 4),
         other => panic!("{other:?}"),
     }

@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dns_core::keys::KeyStore;
-use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::tsig::{self, Algorithm, Key};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
+use sansio::{Instant, Now, UnixTime};
 
 const NOW: u64 = 1_700_000_000;
 
@@ -33,7 +34,7 @@ fn query(name: &str, t: RecordType) -> Vec<u8> {
 
 fn ask(s: &mut Server, q: &[u8], t: Transport) -> Vec<u8> {
     let src: SocketAddr = "192.0.2.9:53000".parse().unwrap();
-    match s.handle(Now { unix: NOW, mono_ns: 0 }, src, t, q) {
+    match s.handle(Now { mono: Instant::ZERO, wall: UnixTime::from_secs(NOW) }, src, t, q) {
         Handled::Reply(r) => r,
         other => panic!("{other:?}"),
     }

@@ -138,8 +138,9 @@ fn mutated_inputs_never_panic() {
                 let _ = tsig::verify_request(ks.as_slice(), &m, NOW);
                 let state = ClientState { key: ks[0].clone(), request_mac: vec![1; 32] };
                 let _ = tsig::verify_response(&state, &m, NOW);
-                let mut t = dns_core::xfr::TransferIn::new(Name::from_ascii("example.org.").unwrap(), 0, None, None);
-                let _ = t.push(&m, NOW);
+                let mut t =
+                    dns_core::transfer::TransferIn::new(Name::from_ascii("example.org.").unwrap(), 0, None, None);
+                let _ = t.push(&m, sansio::UnixTime::from_secs(NOW));
             }
         }
     }

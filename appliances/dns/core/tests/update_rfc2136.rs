@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::str::FromStr;
 
+use dns_core::serial;
 use dns_core::server::{Options, Server};
 use dns_core::tsig::{self, Algorithm, ClientState, Key};
 use dns_core::update::{self, Outcome};
@@ -11,6 +12,7 @@ use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, CNAME, NS, SOA};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use sansio::UnixTime;
 
 const ZONE: &str = "$ORIGIN example.org.
 $TTL 3600
@@ -64,7 +66,7 @@ fn run(zones: &Zones, k: &Key, zone: &str, prereq: Vec<Record>, updates: Vec<Rec
     let signed = tsig::verify_request(std::slice::from_ref(k), &bytes, NOW).unwrap();
     let parsed = Message::from_vec(&bytes).unwrap();
     let src: SocketAddr = "192.0.2.99:5353".parse().unwrap();
-    (update::handle(zones, signed.as_ref(), &parsed, src, NOW), state)
+    (update::handle(zones, signed.as_ref(), &parsed, src, UnixTime::from_secs(NOW)), state)
 }
 
 fn rcode(out: &Outcome, state: &ClientState) -> ResponseCode {
@@ -110,7 +112,7 @@ fn privileges_3_3() {
     // Unsigned: REFUSED.
     let mut m = Message::new(1, MessageType::Query, OpCode::Update);
     m.queries = vec![Query::query(n("example.org."), RecordType::SOA)];
-    let out = update::handle(&z, None, &m, "192.0.2.1:1".parse().unwrap(), NOW);
+    let out = update::handle(&z, None, &m, "192.0.2.1:1".parse().unwrap(), UnixTime::from_secs(NOW));
     let Outcome::Reply(b) = out else { panic!() };
     assert_eq!(Message::from_vec(&b).unwrap().metadata.response_code, ResponseCode::Refused);
 }
@@ -243,9 +245,9 @@ fn special_rules_soa_ns_cname() {
 
 #[test]
 fn serial_wraps_rfc1982() {
-    assert!(update::serial_gt(1, 0xffff_ffff));
-    assert!(!update::serial_gt(0xffff_ffff, 1));
-    assert!(update::serial_gt(11, 10));
+    assert!(serial::gt(1, 0xffff_ffff));
+    assert!(!serial::gt(0xffff_ffff, 1));
+    assert!(serial::gt(11, 10));
     let text = ZONE.replace(" 10 7200", " 4294967295 7200");
     let mut z = Zones::new();
     z.replace(Zone::parse("example.org", &text).unwrap());
