@@ -232,6 +232,12 @@ impl Zone {
         master::write(self)
     }
 
+    /// One record in the master-file form of [`Zone::to_master_file`] (for readable
+    /// dumps of answers: tests, logs).
+    pub fn record_text(record: &Record) -> String {
+        master::record_line(record)
+    }
+
     /// An empty zone (no SOA yet); used by the parser and by zone transfers in.
     pub fn empty(origin: Name) -> Zone {
         let mut origin = origin;
