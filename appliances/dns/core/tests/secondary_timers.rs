@@ -194,3 +194,17 @@ fn broken_ixfr_falls_back_to_axfr() {
     assert!(s.handle_transfer(at(6), &origin, &msgs).is_none());
     assert_eq!(s.zone(&origin).unwrap().serial(), 2);
 }
+
+#[test]
+fn timeouts_sign_with_the_extrapolated_wall_clock() {
+    // handle_timeout gets only the monotonic clock; the TSIG time (RFC 8945 §5.2.3,
+    // 300 s fudge) must still be the wall clock of that moment: the last Now handed
+    // in plus the monotonic time since.
+    let keys = KeyStore::parse("_keys", KEYS).unwrap();
+    let mut s = Secondary::new(keys.primaries(), 3, at(0));
+    let acts = poll(&mut s, at(1000));
+    let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!("{acts:?}") };
+    let t = at(1000).wall.as_secs();
+    assert!(tsig::verify_request(&keys, bytes, t).unwrap().is_some(), "signed at the wall time of t=1000");
+    assert!(tsig::verify_request(&keys, bytes, t - 301).is_err(), "not at the wall time handed to new");
+}
