@@ -4,6 +4,7 @@
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::Name;
+use sansio::UnixTime;
 
 use crate::tsig::Signed;
 use crate::zone::Zone;
@@ -50,5 +51,5 @@ pub struct Pending {
     /// What the reply needs: the verified TSIG, the request and its wall time (s).
     pub(crate) signed: Signed,
     pub(crate) request: Message,
-    pub(crate) time: u64,
+    pub(crate) time: UnixTime,
 }

@@ -52,7 +52,7 @@ pub enum Incoming {
 /// Handles an incoming NOTIFY; see the module doc.
 pub fn incoming(signed: Option<&Signed>, request: &Message, now: UnixTime) -> Incoming {
     let sign = |bytes: Vec<u8>| match signed {
-        Some(s) => tsig::sign_response(s, &bytes, now.as_secs()),
+        Some(s) => tsig::sign_response(s, &bytes, now),
         None => bytes,
     };
     let [q] = request.queries.as_slice() else {
@@ -154,7 +154,7 @@ impl Notifier {
             let Ok(bytes) = m.to_vec() else { continue };
             let (bytes, tsig) = match keys.key_for_peer(zone.origin(), ip) {
                 Some(k) => {
-                    let (b, s) = tsig::sign_request(k, &bytes, now.wall.as_secs());
+                    let (b, s) = tsig::sign_request(k, &bytes, now.wall);
                     (b, Some(s))
                 }
                 None => (bytes, None),
@@ -176,7 +176,7 @@ impl Notifier {
             o.peer.ip() == src.ip()
                 && o.id == m.metadata.id
                 && m.queries.first().is_some_and(|q| q.name().to_lowercase() == o.zone)
-                && o.tsig.as_ref().is_none_or(|s| tsig::verify_response(s, bytes, now.wall.as_secs()).is_ok())
+                && o.tsig.as_ref().is_none_or(|s| tsig::verify_response(s, bytes, now.wall).is_ok())
         });
         match found {
             Some(i) => {

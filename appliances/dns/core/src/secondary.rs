@@ -192,7 +192,7 @@ impl Secondary {
         let id = self.next_id();
         let z = &mut self.zones[i];
         let raw = transfer::request(&z.cfg.zone, RecordType::SOA, id, None);
-        let (bytes, tsig) = tsig::sign_request(&z.cfg.key, &raw, now.wall.as_secs());
+        let (bytes, tsig) = tsig::sign_request(&z.cfg.key, &raw, now.wall);
         z.wait = Wait::Soa { id, tsig, deadline: now.mono + QUERY_TIMEOUT };
         Action::QuerySoa { zone: z.cfg.zone.clone(), primary: SocketAddr::new(z.cfg.primary, PORT), bytes }
     }
@@ -205,7 +205,7 @@ impl Secondary {
         let ixfr = current.is_some();
         let qtype = if ixfr { RecordType::IXFR } else { RecordType::AXFR };
         let raw = transfer::request(&z.cfg.zone, qtype, id, current);
-        let (bytes, tsig) = tsig::sign_request(&z.cfg.key, &raw, now.wall.as_secs());
+        let (bytes, tsig) = tsig::sign_request(&z.cfg.key, &raw, now.wall);
         z.wait = Wait::Transfer { id, tsig, ixfr };
         Action::Transfer { zone: z.cfg.zone.clone(), primary: SocketAddr::new(z.cfg.primary, PORT), bytes }
     }
@@ -240,7 +240,7 @@ impl Secondary {
         };
         let ours =
             src.ip() == z.cfg.primary && m.metadata.id == *id && m.metadata.message_type == MessageType::Response;
-        if !ours || tsig::verify_response(state, bytes, now.wall.as_secs()).is_err() {
+        if !ours || tsig::verify_response(state, bytes, now.wall).is_err() {
             return false;
         }
         z.wait = Wait::Idle;

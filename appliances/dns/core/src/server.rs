@@ -122,7 +122,7 @@ impl Server {
         // Only messages with a TSIG RR go to the verifier (trailing garbage after the
         // records is ignored, as NSD does, and unsigned queries stay fast).
         let verified = match msg.signature {
-            Some(_) => tsig::verify_request(&*self.keys, request, now.wall.as_secs()),
+            Some(_) => tsig::verify_request(&*self.keys, request, now.wall),
             None => Ok(None),
         };
         let signed = match verified {
@@ -132,7 +132,7 @@ impl Server {
                 // that echoes the question.
                 let meta = reply_meta(&msg, ResponseCode::NoError, false);
                 let base = self.encode(&meta, &msg.queries, &msg, &[], TCP_MAX).0;
-                return Handled::Reply(e.reply(&base, now.wall.as_secs()));
+                return Handled::Reply(e.reply(&base, now.wall));
             }
         };
         let req = Request { msg, transport, signed };
@@ -218,7 +218,7 @@ impl Server {
             );
         }
         match (self.query_unsigned(now, src, req, raw), &req.signed) {
-            (Handled::Reply(r), Some(signed)) => Handled::Reply(tsig::sign_response(signed, &r, now.wall.as_secs())),
+            (Handled::Reply(r), Some(signed)) => Handled::Reply(tsig::sign_response(signed, &r, now.wall)),
             (h, _) => h,
         }
     }

@@ -104,7 +104,7 @@ impl TransferIn {
     /// `now` is the wall clock, for the TSIG time check (RFC 8945 §5.2.3).
     pub fn push(&mut self, bytes: &[u8], now: UnixTime) -> Result<Option<Zone>, XfrError> {
         if let Some(v) = self.verifier.as_mut() {
-            v.next(bytes, now.as_secs()).map_err(|e| XfrError::Tsig(e.to_string()))?;
+            v.next(bytes, now).map_err(|e| XfrError::Tsig(e.to_string()))?;
         }
         let msg = Message::from_vec(bytes).map_err(|e| XfrError::Malformed(e.to_string()))?;
         if msg.metadata.id != self.id || msg.metadata.message_type != MessageType::Response {

@@ -50,7 +50,6 @@ pub enum Outcome {
 
 /// Handles a parsed UPDATE request; see the module doc.
 pub fn handle(zones: &Zones, signed: Option<&Signed>, request: &Message, src: SocketAddr, now: UnixTime) -> Outcome {
-    let now = now.as_secs();
     let Some(signed) = signed else {
         return Outcome::Reply(reply(request, ResponseCode::Refused));
     };
@@ -91,7 +90,7 @@ pub fn prepare(
     signed: &Signed,
     request: &Message,
     src: SocketAddr,
-    now: u64,
+    now: UnixTime,
 ) -> Result<Option<Pending>, ResponseCode> {
     // §3.1.1: exactly one zone, of type SOA.
     let [zq] = request.queries.as_slice() else {

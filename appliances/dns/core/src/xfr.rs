@@ -130,7 +130,7 @@ pub fn answer(
     now: UnixTime,
 ) -> Handled {
     let sign_one = |bytes: Vec<u8>| match signed {
-        Some(s) => tsig::sign_response(s, &bytes, now.as_secs()),
+        Some(s) => tsig::sign_response(s, &bytes, now),
         None => bytes,
     };
     let Some(q) = request.queries.first() else {
@@ -175,7 +175,7 @@ pub fn answer(
         messages
             .into_iter()
             .map(|m| match signer.as_mut() {
-                Some(s) => s.sign(&m, now.as_secs()),
+                Some(s) => s.sign(&m, now),
                 None => m,
             })
             .collect(),

@@ -38,12 +38,12 @@ fn notify_msg(zone: &str) -> Message {
 fn incoming_signed_accepted_unsigned_refused() {
     let k = Key::new(n("n._notify.example.org."), Algorithm::HmacSha256, b"s".to_vec());
     let raw = notify_msg("example.org.").to_vec().unwrap();
-    let (signed_raw, state) = tsig::sign_request(&k, &raw, at(0).wall.as_secs());
-    let signed = tsig::verify_request(std::slice::from_ref(&k), &signed_raw, at(0).wall.as_secs()).unwrap();
+    let (signed_raw, state) = tsig::sign_request(&k, &raw, at(0).wall);
+    let signed = tsig::verify_request(std::slice::from_ref(&k), &signed_raw, at(0).wall).unwrap();
     match notify::incoming(signed.as_ref(), &Message::from_vec(&signed_raw).unwrap(), at(0).wall) {
         Incoming::Accepted { zone, reply } => {
             assert_eq!(zone, n("example.org."));
-            tsig::verify_response(&state, &reply, at(0).wall.as_secs()).unwrap();
+            tsig::verify_response(&state, &reply, at(0).wall).unwrap();
             let m = Message::from_vec(&reply).unwrap();
             assert!(m.metadata.authoritative);
             assert_eq!(m.metadata.op_code, OpCode::Notify);
@@ -89,7 +89,7 @@ fn retransmits_with_backoff_until_acknowledged() {
     // The keyed peer answers (signed reply); the others keep being retried.
     let (peer, bytes) = first.iter().find(|(a, _)| a.ip().to_string() == "198.51.100.7").unwrap().clone();
     let key = keys.get(&n("192.0.2.1.198.51.100.7._transfer.example.org.")).unwrap();
-    let signed = tsig::verify_request(keys.keys(), &bytes, at(0).wall.as_secs()).unwrap().expect("signed notify");
+    let signed = tsig::verify_request(keys.keys(), &bytes, at(0).wall).unwrap().expect("signed notify");
     assert_eq!(&signed.key, key);
     let req = Message::from_vec(&bytes).unwrap();
     let mut r = Message::new(req.metadata.id, MessageType::Response, OpCode::Notify);
@@ -98,7 +98,7 @@ fn retransmits_with_backoff_until_acknowledged() {
     // An unsigned or wrong-source reply doesn't count.
     assert!(!nt.handle_reply(at(1), peer, &unsigned));
     let other: SocketAddr = "192.0.2.99:53".parse().unwrap();
-    let signed_reply = tsig::sign_response(&signed, &unsigned, at(1).wall.as_secs());
+    let signed_reply = tsig::sign_response(&signed, &unsigned, at(1).wall);
     assert!(!nt.handle_reply(at(1), other, &signed_reply));
     assert!(nt.handle_reply(at(1), peer, &signed_reply));
     assert_eq!(nt.pending(), 2);

@@ -57,7 +57,7 @@ fn lookup(s: &mut Server, name: &str) -> Message {
 #[test]
 fn update_is_served_only_after_push() {
     let (mut s, key) = setup();
-    let (req, state) = tsig::sign_request(&key, &update_adding("new.example.org."), NOW);
+    let (req, state) = tsig::sign_request(&key, &update_adding("new.example.org."), UnixTime::from_secs(NOW));
     let pending = match handle(&mut s, &req) {
         Handled::Update(p) => p,
         other => panic!("expected a pending update, got {other:?}"),
@@ -65,12 +65,12 @@ fn update_is_served_only_after_push() {
     assert!(pending.master_file.contains("new.example.org."));
     assert!(lookup(&mut s, "new.example.org.").answers.is_empty(), "not before the push");
     let reply = s.finish_update(*pending, true);
-    tsig::verify_response(&state, &reply, NOW).unwrap();
+    tsig::verify_response(&state, &reply, UnixTime::from_secs(NOW)).unwrap();
     assert_eq!(reply[3] & 0x0f, 0);
     assert_eq!(lookup(&mut s, "new.example.org.").answers.len(), 1);
 
     // a failed push: SERVFAIL, nothing kept
-    let (req, _) = tsig::sign_request(&key, &update_adding("other.example.org."), NOW);
+    let (req, _) = tsig::sign_request(&key, &update_adding("other.example.org."), UnixTime::from_secs(NOW));
     let Handled::Update(pending) = handle(&mut s, &req) else { panic!("no pending update") };
     let reply = s.finish_update(*pending, false);
     assert_eq!(reply[3] & 0x0f, 2);
@@ -113,7 +113,7 @@ fn transfers_need_a_key_unless_allowed() {
         other => panic!("{other:?}"),
     }
     // an update key may transfer
-    let (req, _) = tsig::sign_request(&key, &xfr_query(RecordType::AXFR), NOW);
+    let (req, _) = tsig::sign_request(&key, &xfr_query(RecordType::AXFR), UnixTime::from_secs(NOW));
     assert!(matches!(handle(&mut s, &req), Handled::Stream(_)));
     // AXFR over UDP: NOTIMP, as NSD
     let src: SocketAddr = "192.0.2.50:4000".parse().unwrap();
@@ -138,11 +138,11 @@ fn notify_for(zone: &str) -> Vec<u8> {
 #[test]
 fn signed_notify_is_reported_unsigned_refused() {
     let (mut s, key) = setup();
-    let (req, state) = tsig::sign_request(&key, &notify_for("example.org."), NOW);
+    let (req, state) = tsig::sign_request(&key, &notify_for("example.org."), UnixTime::from_secs(NOW));
     match handle(&mut s, &req) {
         Handled::Notified { zone, reply } => {
             assert_eq!(zone, n("example.org."));
-            tsig::verify_response(&state, &reply, NOW).unwrap();
+            tsig::verify_response(&state, &reply, UnixTime::from_secs(NOW)).unwrap();
             assert_eq!(reply[3] & 0x0f, 0);
         }
         other => panic!("{other:?}"),

@@ -62,8 +62,8 @@ fn run(zones: &Zones, k: &Key, zone: &str, prereq: Vec<Record>, updates: Vec<Rec
     m.queries = vec![Query::query(n(zone), RecordType::SOA)];
     m.answers = prereq;
     m.authorities = updates;
-    let (bytes, state) = tsig::sign_request(k, &m.to_vec().unwrap(), NOW);
-    let signed = tsig::verify_request(std::slice::from_ref(k), &bytes, NOW).unwrap();
+    let (bytes, state) = tsig::sign_request(k, &m.to_vec().unwrap(), UnixTime::from_secs(NOW));
+    let signed = tsig::verify_request(std::slice::from_ref(k), &bytes, UnixTime::from_secs(NOW)).unwrap();
     let parsed = Message::from_vec(&bytes).unwrap();
     let src: SocketAddr = "192.0.2.99:5353".parse().unwrap();
     (update::handle(zones, signed.as_ref(), &parsed, src, UnixTime::from_secs(NOW)), state)
@@ -72,7 +72,7 @@ fn run(zones: &Zones, k: &Key, zone: &str, prereq: Vec<Record>, updates: Vec<Rec
 fn rcode(out: &Outcome, state: &ClientState) -> ResponseCode {
     match out {
         Outcome::Reply(b) => {
-            tsig::verify_response(state, b, NOW).expect("signed reply");
+            tsig::verify_response(state, b, UnixTime::from_secs(NOW)).expect("signed reply");
             Message::from_vec(b).unwrap().metadata.response_code
         }
         Outcome::Commit(_) => ResponseCode::NoError,
@@ -261,12 +261,12 @@ fn finish_update_swaps_or_drops() {
     let k = upd_key();
     let (o, state) = run(&server.zones, &k, "example.org.", vec![], vec![a("x.example.org.", 60, "192.0.2.9")]);
     let reply = server.finish_update(commit(o), false);
-    tsig::verify_response(&state, &reply, NOW).unwrap();
+    tsig::verify_response(&state, &reply, UnixTime::from_secs(NOW)).unwrap();
     assert_eq!(Message::from_vec(&reply).unwrap().metadata.response_code, ResponseCode::ServFail);
     assert_eq!(server.zones.get(&n("example.org.")).unwrap().serial(), 10);
     let (o, state) = run(&server.zones, &k, "example.org.", vec![], vec![a("x.example.org.", 60, "192.0.2.9")]);
     let reply = server.finish_update(commit(o), true);
-    tsig::verify_response(&state, &reply, NOW).unwrap();
+    tsig::verify_response(&state, &reply, UnixTime::from_secs(NOW)).unwrap();
     let m = Message::from_vec(&reply).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert_eq!(m.metadata.op_code, OpCode::Update);

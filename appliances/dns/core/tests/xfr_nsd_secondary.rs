@@ -203,7 +203,7 @@ fn run(ns: &str, server: &Arc<Mutex<Server>>, keys: &KeyStore, seen: &Arc<Mutex<
     m.queries = vec![Query::query(n("example.org."), RecordType::SOA)];
     m.authorities = vec![Record::from_rdata(n("fresh.example.org."), 60, RData::A(A::new(192, 0, 2, 77)))];
     let key = keys.get(&n(UPD_KEY)).unwrap();
-    let (bytes, _) = tsig::sign_request(key, &m.to_vec().unwrap(), now().wall.as_secs());
+    let (bytes, _) = tsig::sign_request(key, &m.to_vec().unwrap(), now().wall);
     {
         let mut s = server.lock().unwrap();
         let Handled::Update(p) = s.handle(now(), "127.0.0.1:9".parse().unwrap(), Transport::Tcp, &bytes) else {

@@ -50,12 +50,12 @@ fn serve(
     let raw = transfer::request(&n("example.org."), qtype, 77, current);
     let (raw, state) = match k {
         Some(k) => {
-            let (b, s) = tsig::sign_request(k, &raw, NOW);
+            let (b, s) = tsig::sign_request(k, &raw, UnixTime::from_secs(NOW));
             (b, Some(s))
         }
         None => (raw, None),
     };
-    let signed = tsig::verify_request(std::slice::from_ref(&key()), &raw, NOW).unwrap();
+    let signed = tsig::verify_request(std::slice::from_ref(&key()), &raw, UnixTime::from_secs(NOW)).unwrap();
     let msg = Message::from_vec(&raw).unwrap();
     (xfr::answer(zones, hist, signed.as_ref(), &msg, t, allow, UnixTime::from_secs(NOW)), state)
 }
@@ -108,8 +108,13 @@ fn axfr_privileges() {
     assert!(matches!(h, Handled::Stream(_)));
     // A notify key can't transfer (the key is unknown to the server here: BADKEY before).
     let nk = Key::new(n("n._notify.example.org."), Algorithm::HmacSha256, b"x".to_vec());
-    let raw = tsig::sign_request(&nk, &transfer::request(&n("example.org."), RecordType::AXFR, 1, None), NOW).0;
-    let signed = tsig::verify_request(std::slice::from_ref(&nk), &raw, NOW).unwrap();
+    let raw = tsig::sign_request(
+        &nk,
+        &transfer::request(&n("example.org."), RecordType::AXFR, 1, None),
+        UnixTime::from_secs(NOW),
+    )
+    .0;
+    let signed = tsig::verify_request(std::slice::from_ref(&nk), &raw, UnixTime::from_secs(NOW)).unwrap();
     let h = xfr::answer(
         &zones,
         &History::default(),
