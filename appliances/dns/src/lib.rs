@@ -22,12 +22,11 @@ use std::cell::RefCell;
 use std::error::Error;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
 
 use dns_core::keys::KeyStore;
 use dns_core::notify::Notifier;
 use dns_core::rrl;
-use dns_core::server::{Now, Options, Server};
+use dns_core::server::{Options, Server};
 use dns_core::xfr::History;
 use dns_core::zone::Zones;
 use platform::appliance::AppResult;
@@ -36,6 +35,7 @@ use platform::stack::{Stack, UdpSocket};
 use platform::time;
 use platform::{Appliance, Device, Env};
 
+pub mod drive;
 pub mod secondary;
 pub mod sync;
 pub mod wire;
@@ -130,10 +130,9 @@ fn parse_rrl(text: &str) -> Result<rrl::Config, String> {
     Ok(rrl::Config { responses_per_second: rate, slip, ..rrl::Config::default() })
 }
 
-/// The time as the core wants it.
-pub fn now() -> Now {
-    let unix = time::wall().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    Now { unix, mono_ns: time::now().as_nanos() }
+/// The time as the core wants it: both clocks.
+pub fn now() -> sansio::Now {
+    time::sansio_now()
 }
 
 /// Everything the tasks share. Borrows of the `RefCell`s never span an await.
@@ -158,7 +157,7 @@ impl Shared {
     /// Queues NOTIFY for a changed zone and wakes the sender.
     pub fn zone_changed(&self, origin: &dns_core::zone::Zone) {
         let keys = self.server.borrow().keys.clone();
-        self.notifier.borrow_mut().zone_changed(origin, &keys, now());
+        self.notifier.borrow_mut().handle_zone_changed(now(), origin, &keys);
         self.notify_wake.raise();
     }
 }
@@ -180,7 +179,7 @@ async fn serve(env: Env) -> AppResult {
     server.history = History::new(cfg.history);
     let (git, secondary) = if cfg.secondary {
         server.keys = std::sync::Arc::new(cfg.keys.clone());
-        (None, Some(RefCell::new(dns_core::secondary::Secondary::new(cfg.keys.primaries(), seed(&env)))))
+        (None, Some(RefCell::new(dns_core::secondary::Secondary::new(cfg.keys.primaries(), seed(&env), now()))))
     } else {
         (Some(zones::GitSync::new(&stack, &cfg)?), None)
     };

@@ -6,24 +6,21 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use dns_core::secondary::Action;
-use dns_core::xfr::TransferIn;
+use dns_core::transfer::TransferIn;
 use hickory_proto::rr::Name;
-use platform::time::{self, Duration, Instant};
+use platform::time::{self, Duration};
 
 use crate::{Shared, now, wire};
 
 /// A transfer that takes longer than this has failed.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The shortest wait between two polls that produced nothing.
-const MIN_WAIT: Duration = Duration::from_millis(50);
-
 /// Runs the secondary timers forever.
 pub async fn run(shared: Rc<Shared>) {
     let Some(sec) = &shared.secondary else { return };
-    loop {
-        let actions = sec.borrow_mut().poll(now());
-        for action in actions {
+    crate::drive::drive(sec, &shared.secondary_wake, |action| {
+        let shared = shared.clone();
+        async move {
             match action {
                 Action::QuerySoa { primary, bytes, .. } => {
                     if let Err(e) = shared.udp.send_to(&bytes, primary).await {
@@ -39,18 +36,8 @@ pub async fn run(shared: Rc<Shared>) {
                 }
             }
         }
-        let next = sec.borrow().next_deadline();
-        let wait = shared.secondary_wake.wait();
-        match next {
-            Some(ns) => {
-                // A deadline that stays due (a transfer in flight) must not spin the
-                // single-threaded executor: wait a little at least.
-                let floor = time::now() + MIN_WAIT;
-                let _ = time::timeout_at(Instant::from_nanos(ns).max(floor), wait).await;
-            }
-            None => wait.await,
-        }
-    }
+    })
+    .await
 }
 
 /// One transfer: connect, send the request, read messages until the transfer is
@@ -63,18 +50,18 @@ async fn transfer(shared: Rc<Shared>, zone: Name, primary: std::net::SocketAddr,
         Ok(Ok(m)) => m,
         Ok(Err(e)) => {
             log::warn!("secondary: transfer of {zone} from {primary} failed: {e}");
-            sec.borrow_mut().on_transfer_failed(&zone, now());
+            sec.borrow_mut().handle_transfer_failed(now(), &zone);
             shared.secondary_wake.raise();
             return;
         }
         Err(_) => {
             log::warn!("secondary: transfer of {zone} from {primary} timed out");
-            sec.borrow_mut().on_transfer_failed(&zone, now());
+            sec.borrow_mut().handle_transfer_failed(now(), &zone);
             shared.secondary_wake.raise();
             return;
         }
     };
-    let new = sec.borrow_mut().on_transfer(&zone, &messages, now());
+    let new = sec.borrow_mut().handle_transfer(now(), &zone, &messages);
     shared.secondary_wake.raise();
     if let Some(new) = new {
         let new = Arc::new(new);
@@ -100,7 +87,7 @@ async fn fetch_messages(
     let mut ends = TransferIn::new(zone.clone(), id, current, None);
     let mut messages = Vec::new();
     while let Some(m) = wire::read_frame(&stream).await? {
-        let done = !matches!(ends.push(&m, now().unix), Ok(None));
+        let done = !matches!(ends.push(&m, now().wall), Ok(None));
         messages.push(m);
         if done {
             break;

@@ -9,7 +9,8 @@ use std::rc::Rc;
 use dns_core::server::{Handled, Transport};
 use hickory_proto::rr::Name;
 use platform::stack::{TcpListener, TcpStream};
-use platform::time::{self, Duration, Instant};
+use platform::time::{self, Duration};
+use sansio::Datagram;
 
 use crate::sync::Gate;
 use crate::{Shared, now, zones};
@@ -75,11 +76,11 @@ async fn send(shared: &Shared, bytes: &[u8], to: std::net::SocketAddr) {
 /// answering our SOA query (secondary mode).
 fn on_response(shared: &Shared, src: std::net::SocketAddr, pkt: &[u8]) {
     let t = now();
-    if shared.notifier.borrow_mut().on_reply(src, pkt, t) {
+    if shared.notifier.borrow_mut().handle_reply(t, src, pkt) {
         return;
     }
     if let Some(sec) = &shared.secondary
-        && sec.borrow_mut().on_soa_reply(src, pkt, t)
+        && sec.borrow_mut().handle_soa_reply(t, src, pkt)
     {
         shared.secondary_wake.raise();
     }
@@ -90,7 +91,7 @@ fn notified(shared: &Shared, zone: &Name) {
     log::info!("notify for {zone}: refreshing");
     match &shared.secondary {
         Some(sec) => {
-            sec.borrow_mut().on_notify(zone);
+            sec.borrow_mut().handle_notify(now(), zone);
             shared.secondary_wake.raise();
         }
         None => shared.refetch.raise(),
@@ -203,25 +204,16 @@ impl Conn {
 
 /// Sends queued outgoing NOTIFYs, retransmitting until acknowledged (RFC 1996 §3.6).
 pub async fn notify_sender(shared: Rc<Shared>) {
-    loop {
-        let due = shared.notifier.borrow_mut().poll(now());
-        let floor = if due.is_empty() { time::now() + Duration::from_millis(50) } else { Instant::ZERO };
-        let own: Vec<std::net::IpAddr> = shared.stack.addresses().iter().map(|a| a.addr).collect();
-        for (to, bytes) in due {
+    crate::drive::drive(&shared.notifier, &shared.notify_wake, |Datagram { dst, payload }| {
+        let shared = shared.clone();
+        async move {
             // Transfer keys and NS records may name us (a secondary's own key names
             // it): never NOTIFY ourselves. A send that cannot complete (no ARP
             // answer) must not hold up the others.
-            if !own.contains(&to.ip()) {
-                let _ = time::timeout(NOTIFY_SEND, send(&shared, &bytes, to)).await;
+            if !shared.stack.addresses().iter().any(|a| a.addr == dst.ip()) {
+                let _ = time::timeout(NOTIFY_SEND, send(&shared, &payload, dst)).await;
             }
         }
-        let next = shared.notifier.borrow().next_deadline();
-        match next {
-            Some(ns) => {
-                // Never spin on a deadline that is due but yields nothing.
-                let _ = time::timeout_at(Instant::from_nanos(ns).max(floor), shared.notify_wake.wait()).await;
-            }
-            None => shared.notify_wake.wait().await,
-        }
-    }
+    })
+    .await
 }

@@ -250,7 +250,7 @@ async fn commit_and_push(git: &GitSync, p: &Pending) -> Result<(), Box<dyn Error
     let mut repo = git.repo.take();
     let parent = repo.head();
     let me = Signature { name: p.author.clone(), email: format!("{}@dns", p.author.trim_end_matches('.')) };
-    let time = i64::try_from(now().unix).unwrap_or(0);
+    let time = i64::try_from(now().wall.as_secs()).unwrap_or(0);
     let change = [(p.file_name.as_str(), Some(p.master_file.as_bytes()))];
     let result = match repo.commit(parent, &change, &me, &p.message, time) {
         Ok(new) => match time::timeout(GIT_TIMEOUT, git.client.push(&git.remote, &mut repo, parent, new)).await {

@@ -17,6 +17,7 @@ use dns_core::keys::{KeyStore, Op};
 use dns_core::tsig;
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
+use sansio::UnixTime;
 
 fn main() -> ExitCode {
     match run() {
@@ -54,7 +55,7 @@ fn run() -> Result<(), String> {
     m.metadata.authoritative = true;
     m.queries = vec![Query::query(zone, RecordType::SOA)];
     let bytes = m.to_vec().map_err(|e| e.to_string())?;
-    let (signed, state) = tsig::sign_request(key, &bytes, unix_now());
+    let (signed, state) = tsig::sign_request(key, &bytes, UnixTime::from_secs(unix_now()));
 
     let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal");
     let sock = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
@@ -66,7 +67,8 @@ fn run() -> Result<(), String> {
     if reply.len() < 12 || reply[..2] != signed[..2] {
         return Err("reply too short or with another id".into());
     }
-    tsig::verify_response(&state, reply, unix_now()).map_err(|e| format!("reply signature: {e:?}"))?;
+    tsig::verify_response(&state, reply, UnixTime::from_secs(unix_now()))
+        .map_err(|e| format!("reply signature: {e:?}"))?;
     let rcode = reply[3] & 0x0f;
     println!("rcode {rcode}");
     if rcode == 0 { Ok(()) } else { Err(format!("NOTIFY answered with rcode {rcode}")) }

@@ -1,7 +1,7 @@
 //! NOTIFY (RFC 1996), incoming and outgoing.
 //!
 //! Public API:
-//! - [`incoming`]`(signed, request, now_unix) -> Incoming`: the dispatcher's call for
+//! - [`incoming`]`(signed, request, now_wall) -> Incoming`: the dispatcher's call for
 //!   opcode NOTIFY. A NOTIFY signed with a key that holds `_notify` (or stronger)
 //!   privilege for the zone named in the question is accepted:
 //!   [`Incoming::Accepted`] with the zone and the signed NOERROR reply (AA, question
@@ -10,28 +10,31 @@
 //!   a refusal tells an honest but misconfigured sender to stop retrying, and costs
 //!   no more than dropping (NSD refuses too). A question that isn't one SOA → FORMERR.
 //! - [`Notifier`]: outgoing NOTIFY to our secondaries when a zone changes.
-//!   [`Notifier::zone_changed`]`(zone, keys, now)` queues one NOTIFY per secondary: the
+//!   [`Notifier::handle_zone_changed`]`(now, zone, keys)` queues one NOTIFY per secondary: the
 //!   addresses (glue A/AAAA in the zone) of the zone's NS names except the SOA MNAME
 //!   (RFC 1996 §3.6: the primary doesn't notify itself), plus the secondary addresses
 //!   named by transfer keys ([`KeyStore::transfer_peers`]); each signed with the key
-//!   naming that peer when there is one. [`Notifier::poll`]`(now)` returns what to send
-//!   now over UDP to port 53; retransmission after 2 s, doubling, 5 tries in all
-//!   (RFC 1996 §3.6 asks for retries with backoff until answered). [`Notifier::on_reply`]
+//!   naming that peer when there is one. It is a [`sansio::Driver`]: at
+//!   [`Driver::poll_timeout`] the wiring calls [`Driver::handle_timeout`], then drains
+//!   [`Driver::poll_transmit`] (datagrams to port 53). The first send is due at once;
+//!   retransmission after 2 s, doubling, 5 tries in all (RFC 1996 §3.6 asks for
+//!   retries with backoff until answered). [`Notifier::handle_reply`]`(now, src, bytes)`
 //!   stops retrying when a matching reply (signed, if we signed) arrives.
-//!   [`Notifier::next_deadline`] is the monotonic time of the next retransmission.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use sansio::{Datagram, Driver, Duration, Instant, Now, UnixTime};
+
 use crate::keys::{self, KeyStore, Op};
-use crate::server::Now;
 use crate::tsig::{self, ClientState, Signed};
 use crate::zone::Zone;
 
 /// First retransmission interval.
-pub const RETRY_NS: u64 = 2_000_000_000;
+pub const RETRY: Duration = Duration::from_secs(2);
 /// Sends per NOTIFY, the first included.
 pub const TRIES: u32 = 5;
 /// DNS port the NOTIFY goes to.
@@ -47,7 +50,7 @@ pub enum Incoming {
 }
 
 /// Handles an incoming NOTIFY; see the module doc.
-pub fn incoming(signed: Option<&Signed>, request: &Message, now: u64) -> Incoming {
+pub fn incoming(signed: Option<&Signed>, request: &Message, now: UnixTime) -> Incoming {
     let sign = |bytes: Vec<u8>| match signed {
         Some(s) => tsig::sign_response(s, &bytes, now),
         None => bytes,
@@ -84,20 +87,22 @@ struct Outstanding {
     bytes: Vec<u8>,
     tsig: Option<ClientState>,
     sent: u32,
-    next_ns: u64,
+    next: Instant,
 }
 
 /// Outgoing NOTIFY state; see the module doc.
 #[derive(Debug)]
 pub struct Notifier {
     outstanding: Vec<Outstanding>,
+    /// Due datagrams, oldest first, for [`Driver::poll_transmit`].
+    queue: VecDeque<Datagram>,
     rng: u64,
 }
 
 impl Notifier {
     /// `seed` makes the message ids unpredictable (pass something random).
     pub fn new(seed: u64) -> Notifier {
-        Notifier { outstanding: Vec::new(), rng: seed | 1 }
+        Notifier { outstanding: Vec::new(), queue: VecDeque::new(), rng: seed | 1 }
     }
 
     fn next_id(&mut self) -> u16 {
@@ -134,8 +139,9 @@ impl Notifier {
         out
     }
 
-    /// Queues NOTIFY for `zone` to all its secondaries (replacing older ones for it).
-    pub fn zone_changed(&mut self, zone: &Zone, keys: &KeyStore, now: Now) {
+    /// `zone` changed: NOTIFY all its secondaries, due at once (replacing older
+    /// NOTIFYs for it, sent or still queued).
+    pub fn handle_zone_changed(&mut self, now: Now, zone: &Zone, keys: &KeyStore) {
         let origin = zone.origin().to_lowercase();
         self.outstanding.retain(|o| o.zone != origin);
         for ip in Notifier::secondaries(zone, keys) {
@@ -148,49 +154,18 @@ impl Notifier {
             let Ok(bytes) = m.to_vec() else { continue };
             let (bytes, tsig) = match keys.key_for_peer(zone.origin(), ip) {
                 Some(k) => {
-                    let (b, s) = tsig::sign_request(k, &bytes, now.unix);
+                    let (b, s) = tsig::sign_request(k, &bytes, now.wall);
                     (b, Some(s))
                 }
                 None => (bytes, None),
             };
             let peer = SocketAddr::new(ip, PORT);
-            self.outstanding.push(Outstanding {
-                zone: origin.clone(),
-                peer,
-                id,
-                bytes,
-                tsig,
-                sent: 0,
-                next_ns: now.mono_ns,
-            });
+            self.outstanding.push(Outstanding { zone: origin.clone(), peer, id, bytes, tsig, sent: 0, next: now.mono });
         }
     }
 
-    /// Messages due now; gives up on a peer after [`TRIES`] sends.
-    pub fn poll(&mut self, now: Now) -> Vec<(SocketAddr, Vec<u8>)> {
-        let mut out = Vec::new();
-        self.outstanding.retain_mut(|o| {
-            if o.next_ns > now.mono_ns {
-                return true;
-            }
-            if o.sent >= TRIES {
-                return false;
-            }
-            out.push((o.peer, o.bytes.clone()));
-            o.next_ns = now.mono_ns + (RETRY_NS << o.sent);
-            o.sent += 1;
-            true
-        });
-        out
-    }
-
-    /// When [`Notifier::poll`] next has something to do (monotonic ns).
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.outstanding.iter().map(|o| o.next_ns).min()
-    }
-
     /// A reply arrived from `src`; returns whether it acknowledged one of ours.
-    pub fn on_reply(&mut self, src: SocketAddr, bytes: &[u8], now: Now) -> bool {
+    pub fn handle_reply(&mut self, now: Now, src: SocketAddr, bytes: &[u8]) -> bool {
         let Ok(m) = Message::from_vec(bytes) else {
             return false;
         };
@@ -201,7 +176,7 @@ impl Notifier {
             o.peer.ip() == src.ip()
                 && o.id == m.metadata.id
                 && m.queries.first().is_some_and(|q| q.name().to_lowercase() == o.zone)
-                && o.tsig.as_ref().is_none_or(|s| tsig::verify_response(s, bytes, now.unix).is_ok())
+                && o.tsig.as_ref().is_none_or(|s| tsig::verify_response(s, bytes, now.wall).is_ok())
         });
         match found {
             Some(i) => {
@@ -215,5 +190,35 @@ impl Notifier {
     /// Number of NOTIFY messages still waiting for an answer.
     pub fn pending(&self) -> usize {
         self.outstanding.len()
+    }
+}
+
+impl Driver for Notifier {
+    type Transmit = Datagram;
+
+    /// Queues the NOTIFYs due at `now`; gives up on a peer after [`TRIES`] sends.
+    fn handle_timeout(&mut self, now: Instant) {
+        let queue = &mut self.queue;
+        self.outstanding.retain_mut(|o| {
+            if o.next > now {
+                return true;
+            }
+            if o.sent >= TRIES {
+                return false;
+            }
+            queue.push_back(Datagram { dst: o.peer, payload: o.bytes.clone() });
+            o.next = now + RETRY * (1 << o.sent);
+            o.sent += 1;
+            true
+        });
+    }
+
+    /// The next (re)transmission.
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.outstanding.iter().map(|o| o.next).min()
+    }
+
+    fn poll_transmit(&mut self) -> Option<Datagram> {
+        self.queue.pop_front()
     }
 }

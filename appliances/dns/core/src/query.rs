@@ -28,7 +28,8 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::zone::{Node, Rrset, Zone, Zones};
+use crate::section::Section;
+use crate::zone::{Node, Rrset, Zone, Zones, covered_ttl};
 
 /// CNAME links followed before giving up (NSD stops on loops; wildcard CNAMEs can
 /// make unbounded chains of new names, so we also cap the length).
@@ -54,14 +55,6 @@ impl Resolution {
             additional: Vec::new(),
         }
     }
-}
-
-/// Which section an rrset goes to.
-#[derive(Clone, Copy)]
-enum Section {
-    Answer,
-    Authority,
-    Additional,
 }
 
 struct Ctx<'a> {
@@ -297,12 +290,6 @@ fn signatures<'a>(owner: &'a Name, node: Node<'a>, set: &'a Rrset) -> impl Itera
             },
         )
     })
-}
-
-/// The TTL of the rrset at `node` that the RRSIG rdata `wire` covers.
-pub(crate) fn covered_ttl(node: Node<'_>, wire: &[u8]) -> Option<u32> {
-    let (covered, _) = wire.split_first_chunk::<2>()?;
-    node.rrset(RecordType::from(u16::from_be_bytes(*covered))).map(Rrset::ttl)
 }
 
 /// The nearest ancestor-or-self of `name` that exists in the zone (RFC 4592 §3.3.1).

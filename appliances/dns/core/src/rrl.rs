@@ -8,12 +8,13 @@
 //! may go into debt down to `rate × window` (a flood keeps being limited for `window`
 //! seconds after it stops getting answers). A limited response is dropped, except every
 //! [`Config::slip`]-th one, which is sent as an empty TC=1 reply so a real client
-//! retries over TCP. Sans-IO: the caller passes monotonic nanoseconds.
+//! retries over TCP. Sans-IO: the caller passes the monotonic `sansio::Instant`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use hickory_proto::rr::Name;
+use sansio::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -68,7 +69,8 @@ pub enum Verdict {
 struct Bucket {
     /// Credits in millionths of a response, so fractional refills add up.
     balance: i64,
-    last_ns: u64,
+    /// When the balance was last brought up to date.
+    last: Instant,
     limited: u32,
 }
 
@@ -105,22 +107,22 @@ impl Rrl {
         &self.config
     }
 
-    /// Accounts one response to `client` at monotonic time `now_ns`.
-    pub fn check(&mut self, now_ns: u64, client: IpAddr, key: &Key) -> Verdict {
+    /// Accounts one response to `client` at monotonic time `now`.
+    pub fn check(&mut self, now: Instant, client: IpAddr, key: &Key) -> Verdict {
         if !self.config.enabled() {
             return Verdict::Send;
         }
         let rate = i64::from(self.config.responses_per_second) * UNIT;
         let floor = -rate * i64::from(self.config.window.max(1));
         if self.buckets.len() >= self.config.max_entries {
-            self.sweep(now_ns);
+            self.sweep(now);
         }
         let id = (block(client, self.config.ipv4_prefix, self.config.ipv6_prefix), key.clone());
-        let b = self.buckets.entry(id).or_insert(Bucket { balance: rate, last_ns: now_ns, limited: 0 });
-        let elapsed = now_ns.saturating_sub(b.last_ns);
-        b.last_ns = b.last_ns.max(now_ns);
+        let b = self.buckets.entry(id).or_insert(Bucket { balance: rate, last: now, limited: 0 });
+        let elapsed = now.saturating_duration_since(b.last);
+        b.last = b.last.max(now);
         // rate credits per second; computed in i128 so long idle times can't overflow.
-        let earned = i128::from(elapsed) * i128::from(rate) / 1_000_000_000;
+        let earned = elapsed.as_nanos() as i128 * i128::from(rate) / 1_000_000_000;
         let room = i128::from(rate - b.balance);
         b.balance += earned.min(room) as i64;
         b.balance -= UNIT;
@@ -139,14 +141,14 @@ impl Rrl {
 
     /// Forgets accounts idle for longer than the window, or half the table if all are
     /// busy (a flood of distinct accounts must not grow memory without bound).
-    fn sweep(&mut self, now_ns: u64) {
-        let idle = u64::from(self.config.window.max(1)) * 1_000_000_000;
-        self.buckets.retain(|_, b| now_ns.saturating_sub(b.last_ns) < idle);
+    fn sweep(&mut self, now: Instant) {
+        let idle = Duration::from_secs(u64::from(self.config.window.max(1)));
+        self.buckets.retain(|_, b| now.saturating_duration_since(b.last) < idle);
         if self.buckets.len() >= self.config.max_entries {
-            let mut ages: Vec<u64> = self.buckets.values().map(|b| b.last_ns).collect();
+            let mut ages: Vec<Instant> = self.buckets.values().map(|b| b.last).collect();
             ages.sort_unstable();
             let cut = ages[ages.len() / 2];
-            self.buckets.retain(|_, b| b.last_ns > cut);
+            self.buckets.retain(|_, b| b.last > cut);
         }
     }
 
@@ -178,7 +180,7 @@ mod tests {
         let mut r = Rrl::new(Config { responses_per_second: 1, max_entries: 100, ..Config::default() });
         for i in 0..10_000u32 {
             let key = Key { kind: Kind::Answer, name: Name::root(), qtype: (i % 60_000) as u16 };
-            r.check(u64::from(i), IpAddr::from([10, 0, 0, 1]), &key);
+            r.check(Instant::from_nanos(u64::from(i)), IpAddr::from([10, 0, 0, 1]), &key);
             assert!(r.len() <= 100);
         }
     }

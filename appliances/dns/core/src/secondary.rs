@@ -5,47 +5,54 @@
 //! `<primary-ip>.<secondary-ip>._transfer.<zone>`); every message to the primary is
 //! signed with that key and every reply must verify with it.
 //!
-//! Public API:
-//! - [`Secondary::new`]`(primaries, seed)`.
-//! - [`Secondary::poll`]`(now) -> Vec<Action>`: [`Action::QuerySoa`] (send over UDP
-//!   to the primary, port 53; feed the reply to [`Secondary::on_soa_reply`]),
-//!   [`Action::Transfer`] (open TCP to the primary, send the bytes with the 2-byte
-//!   length prefix, read reply messages and feed them all to
-//!   [`Secondary::on_transfer`], or call [`Secondary::on_transfer_failed`] on an I/O
-//!   error or timeout), [`Action::Expire`] (stop serving the zone: the expire time
-//!   passed without a successful refresh, RFC 1035 §4.3.5; the wiring removes it from
-//!   the catalog until a transfer succeeds).
-//! - [`Secondary::on_notify`]`(zone, now)`: a signed NOTIFY was accepted → transfer
-//!   now (IXFR; the primary answers a single SOA if nothing changed).
-//! - [`Secondary::on_transfer`]`(zone, messages, now) -> Option<Zone>`: the new zone to
-//!   swap in (and record in the IXFR history), `None` when it failed or nothing
-//!   changed. An IXFR that fails is retried as AXFR at once.
-//! - [`Secondary::next_deadline`]: monotonic ns of the next timer.
+//! Public API, in the vocabulary of crate `sansio`:
+//! - [`Secondary::new`]`(primaries, seed, now)`.
+//! - `impl` [`sansio::Driver`]: at [`Driver::poll_timeout`] the wiring calls
+//!   [`Driver::handle_timeout`], then drains [`Driver::poll_transmit`], which yields
+//!   [`Action`]s: [`Action::QuerySoa`] (send over UDP to the primary, port 53; feed
+//!   the reply to [`Secondary::handle_soa_reply`]), [`Action::Transfer`] (open TCP to
+//!   the primary, send the bytes with the 2-byte length prefix, read reply messages
+//!   and feed them all to [`Secondary::handle_transfer`], or call
+//!   [`Secondary::handle_transfer_failed`] on an I/O error or timeout),
+//!   [`Action::Expire`] (stop serving the zone: the expire time passed without a
+//!   successful refresh, RFC 1035 §4.3.5; the wiring removes it from the catalog until
+//!   a transfer succeeds). A deadline of [`Instant::ZERO`] means "due now".
+//! - [`Secondary::handle_notify`]`(now, zone)`: a signed NOTIFY was accepted →
+//!   transfer now (IXFR; the primary answers a single SOA if nothing changed).
+//! - [`Secondary::handle_transfer`]`(now, zone, messages) -> Option<Zone>`: the new
+//!   zone to swap in (and record in the IXFR history), `None` when it failed or
+//!   nothing changed. An IXFR that fails is retried as AXFR at once.
 //!
-//! Timers: before the first transfer, retry every [`INITIAL_RETRY_NS`]. After a
+//! The wall clock: every message is TSIG-signed, which needs the time (RFC 8945
+//! §5.2.3, 300 s fudge), but `handle_timeout` is given only the monotonic clock. So
+//! the core keeps the last [`Now`] it was handed (by `new` or a `handle_*` call) and
+//! extrapolates the wall clock from it by the monotonic time elapsed since.
+//!
+//! Timers: before the first transfer, retry every [`INITIAL_RETRY`]. After a
 //! successful transfer or an SOA check that shows we are current: SOA query after the
 //! SOA refresh interval; after a failure, after the retry interval; the zone expires
 //! `expire` seconds after the last success. An SOA query unanswered for
-//! [`QUERY_TIMEOUT_NS`] counts as a failure.
+//! [`QUERY_TIMEOUT`] counts as a failure.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use sansio::{Driver, Duration, Instant, Now, UnixTime};
+
 use crate::keys::Primary;
-use crate::server::Now;
+use crate::serial;
+use crate::transfer::{self, TransferIn};
 use crate::tsig::{self, ClientState};
-use crate::update::serial_gt;
-use crate::xfr::{self, TransferIn};
 use crate::zone::Zone;
 
 /// Retry interval before we have the zone at all.
-pub const INITIAL_RETRY_NS: u64 = 10 * SEC;
+pub const INITIAL_RETRY: Duration = Duration::from_secs(10);
 /// How long an SOA query may stay unanswered.
-pub const QUERY_TIMEOUT_NS: u64 = 5 * SEC;
-const SEC: u64 = 1_000_000_000;
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 const PORT: u16 = 53;
 
 /// Something for the wiring to do.
@@ -62,7 +69,7 @@ pub enum Action {
 #[derive(Debug)]
 enum Wait {
     Idle,
-    Soa { id: u16, tsig: ClientState, deadline: u64 },
+    Soa { id: u16, tsig: ClientState, deadline: Instant },
     Transfer { id: u16, tsig: ClientState, ixfr: bool },
 }
 
@@ -72,12 +79,12 @@ struct ZoneState {
     zone: Option<Arc<Zone>>,
     wait: Wait,
     /// When the next SOA query (or first transfer) is due.
-    next_check: u64,
+    next_check: Instant,
     /// Transfer as soon as possible (NOTIFY, newer serial, IXFR fallback).
     transfer_now: bool,
     /// Next transfer must be AXFR.
     force_axfr: bool,
-    expire_at: Option<u64>,
+    expire_at: Option<Instant>,
     expired: bool,
 }
 
@@ -85,29 +92,36 @@ struct ZoneState {
 #[derive(Debug)]
 pub struct Secondary {
     zones: Vec<ZoneState>,
+    /// Due actions, oldest first, for [`Driver::poll_transmit`].
+    queue: VecDeque<Action>,
+    /// The last time handed in, to extrapolate the wall clock (see the module doc).
+    clock: Now,
     rng: u64,
 }
 
-fn secs(v: i32) -> u64 {
-    u64::try_from(v.max(1)).unwrap_or(1) * SEC
+/// An SOA timer field (seconds, RFC 1035 §3.3.13), at least one second.
+fn secs(v: i32) -> Duration {
+    Duration::from_secs(u64::try_from(v.max(1)).unwrap_or(1))
 }
 
 impl Secondary {
-    pub fn new(primaries: Vec<Primary>, seed: u64) -> Secondary {
+    /// `seed` makes the message ids unpredictable (pass something random); `now`
+    /// starts the wall clock (see the module doc).
+    pub fn new(primaries: Vec<Primary>, seed: u64, now: Now) -> Secondary {
         let zones = primaries
             .into_iter()
             .map(|cfg| ZoneState {
                 cfg,
                 zone: None,
                 wait: Wait::Idle,
-                next_check: 0,
+                next_check: Instant::ZERO,
                 transfer_now: true,
                 force_axfr: true,
                 expire_at: None,
                 expired: false,
             })
             .collect();
-        Secondary { zones, rng: seed | 1 }
+        Secondary { zones, queue: VecDeque::new(), clock: now, rng: seed | 1 }
     }
 
     fn next_id(&mut self) -> u16 {
@@ -136,21 +150,24 @@ impl Secondary {
         self.zones.iter().position(|z| z.cfg.zone.to_lowercase() == origin.to_lowercase())
     }
 
-    /// What is due at `now`.
-    pub fn poll(&mut self, now: Now) -> Vec<Action> {
-        let mut out = Vec::new();
-        for i in 0..self.zones.len() {
-            self.poll_zone(i, now, &mut out);
-        }
-        out
+    /// Takes note of the time handed in with an input.
+    fn tick(&mut self, now: Now) {
+        self.clock = now;
     }
 
-    fn poll_zone(&mut self, i: usize, now: Now, out: &mut Vec<Action>) {
-        let t = now.mono_ns;
+    /// The wall clock at monotonic `mono`, extrapolated from the last [`Now`].
+    fn wall_at(&self, mono: Instant) -> UnixTime {
+        let ahead = mono.saturating_duration_since(self.clock.mono).as_secs();
+        let behind = self.clock.mono.saturating_duration_since(mono).as_secs();
+        UnixTime::from_secs((self.clock.wall.as_secs() + ahead).saturating_sub(behind))
+    }
+
+    fn poll_zone(&mut self, i: usize, now: Now) {
+        let t = now.mono;
         let z = &mut self.zones[i];
         if z.expire_at.is_some_and(|e| t >= e) && !z.expired {
             z.expired = true;
-            out.push(Action::Expire { zone: z.cfg.zone.clone() });
+            self.queue.push_back(Action::Expire { zone: z.cfg.zone.clone() });
         }
         if let Wait::Soa { deadline, .. } = z.wait
             && t >= deadline
@@ -161,19 +178,22 @@ impl Secondary {
         if !matches!(z.wait, Wait::Idle) {
             return;
         }
-        if z.transfer_now || (z.zone.is_none() && t >= z.next_check) {
-            out.push(self.start_transfer(i, now));
+        let action = if z.transfer_now || (z.zone.is_none() && t >= z.next_check) {
+            self.start_transfer(i, now)
         } else if t >= z.next_check {
-            out.push(self.start_soa(i, now));
-        }
+            self.start_soa(i, now)
+        } else {
+            return;
+        };
+        self.queue.push_back(action);
     }
 
     fn start_soa(&mut self, i: usize, now: Now) -> Action {
         let id = self.next_id();
         let z = &mut self.zones[i];
-        let raw = xfr::request(&z.cfg.zone, RecordType::SOA, id, None);
-        let (bytes, tsig) = tsig::sign_request(&z.cfg.key, &raw, now.unix);
-        z.wait = Wait::Soa { id, tsig, deadline: now.mono_ns + QUERY_TIMEOUT_NS };
+        let raw = transfer::request(&z.cfg.zone, RecordType::SOA, id, None);
+        let (bytes, tsig) = tsig::sign_request(&z.cfg.key, &raw, now.wall);
+        z.wait = Wait::Soa { id, tsig, deadline: now.mono + QUERY_TIMEOUT };
         Action::QuerySoa { zone: z.cfg.zone.clone(), primary: SocketAddr::new(z.cfg.primary, PORT), bytes }
     }
 
@@ -184,14 +204,15 @@ impl Secondary {
         let current = z.zone.as_ref().and_then(|zone| zone.soa_record()).filter(|_| !z.force_axfr);
         let ixfr = current.is_some();
         let qtype = if ixfr { RecordType::IXFR } else { RecordType::AXFR };
-        let raw = xfr::request(&z.cfg.zone, qtype, id, current);
-        let (bytes, tsig) = tsig::sign_request(&z.cfg.key, &raw, now.unix);
+        let raw = transfer::request(&z.cfg.zone, qtype, id, current);
+        let (bytes, tsig) = tsig::sign_request(&z.cfg.key, &raw, now.wall);
         z.wait = Wait::Transfer { id, tsig, ixfr };
         Action::Transfer { zone: z.cfg.zone.clone(), primary: SocketAddr::new(z.cfg.primary, PORT), bytes }
     }
 
-    /// A signed NOTIFY for `zone` was accepted: transfer at the next poll.
-    pub fn on_notify(&mut self, zone: &Name) {
+    /// A signed NOTIFY for `zone` was accepted: transfer at the next timeout, due now.
+    pub fn handle_notify(&mut self, now: Now, zone: &Name) {
+        self.tick(now);
         if let Some(i) = self.index(zone) {
             let z = &mut self.zones[i];
             if matches!(z.wait, Wait::Soa { .. }) {
@@ -202,7 +223,8 @@ impl Secondary {
     }
 
     /// A UDP reply from `src`; returns whether it was the SOA reply we waited for.
-    pub fn on_soa_reply(&mut self, src: SocketAddr, bytes: &[u8], now: Now) -> bool {
+    pub fn handle_soa_reply(&mut self, now: Now, src: SocketAddr, bytes: &[u8]) -> bool {
+        self.tick(now);
         let Ok(m) = Message::from_vec(bytes) else {
             return false;
         };
@@ -218,7 +240,7 @@ impl Secondary {
         };
         let ours =
             src.ip() == z.cfg.primary && m.metadata.id == *id && m.metadata.message_type == MessageType::Response;
-        if !ours || tsig::verify_response(state, bytes, now.unix).is_err() {
+        if !ours || tsig::verify_response(state, bytes, now.wall).is_err() {
             return false;
         }
         z.wait = Wait::Idle;
@@ -229,19 +251,20 @@ impl Secondary {
         match (m.metadata.response_code, serial) {
             (ResponseCode::NoError, Some(s)) => {
                 let current = z.zone.as_ref().map(|zone| zone.serial());
-                if current.is_none_or(|c| serial_gt(s, c)) {
+                if current.is_none_or(|c| serial::gt(s, c)) {
                     z.transfer_now = true;
                 } else {
-                    succeeded(z, now.mono_ns);
+                    succeeded(z, now.mono);
                 }
             }
-            _ => z.next_check = now.mono_ns + retry(z),
+            _ => z.next_check = now.mono + retry(z),
         }
         true
     }
 
     /// The reply stream of the transfer for `zone`; see the module doc.
-    pub fn on_transfer(&mut self, zone: &Name, messages: &[Vec<u8>], now: Now) -> Option<Zone> {
+    pub fn handle_transfer(&mut self, now: Now, zone: &Name, messages: &[Vec<u8>]) -> Option<Zone> {
+        self.tick(now);
         let i = self.index(zone)?;
         let z = &mut self.zones[i];
         let Wait::Transfer { id, tsig: state, ixfr } = std::mem::replace(&mut z.wait, Wait::Idle) else {
@@ -250,7 +273,7 @@ impl Secondary {
         let mut parser = TransferIn::new(z.cfg.zone.clone(), id, z.zone.clone(), Some(state));
         let mut result = None;
         for m in messages {
-            match parser.push(m, now.unix) {
+            match parser.push(m, now.wall) {
                 Ok(Some(zone)) => {
                     result = Some(zone);
                     break;
@@ -268,12 +291,13 @@ impl Secondary {
         let changed = z.zone.as_deref() != Some(&new);
         z.zone = Some(Arc::new(new.clone()));
         let was_expired = std::mem::replace(&mut z.expired, false);
-        succeeded(z, now.mono_ns);
+        succeeded(z, now.mono);
         (changed || was_expired).then_some(new)
     }
 
     /// The transfer for `zone` could not be done (connection, timeout).
-    pub fn on_transfer_failed(&mut self, zone: &Name, now: Now) {
+    pub fn handle_transfer_failed(&mut self, now: Now, zone: &Name) {
+        self.tick(now);
         if let Some(i) = self.index(zone) {
             let ixfr = matches!(self.zones[i].wait, Wait::Transfer { ixfr: true, .. });
             self.zones[i].wait = Wait::Idle;
@@ -288,17 +312,29 @@ impl Secondary {
             z.force_axfr = true;
             z.transfer_now = true;
         } else {
-            z.next_check = now.mono_ns + retry(z);
+            z.next_check = now.mono + retry(z);
+        }
+    }
+}
+
+impl Driver for Secondary {
+    type Transmit = Action;
+
+    /// Starts what is due at `now`: SOA queries, transfers, expiries.
+    fn handle_timeout(&mut self, now: Instant) {
+        let now = Now { mono: now, wall: self.wall_at(now) };
+        for i in 0..self.zones.len() {
+            self.poll_zone(i, now);
         }
     }
 
-    /// When the next timer fires (monotonic ns); `Some(0)`-ish when work is due now.
-    pub fn next_deadline(&self) -> Option<u64> {
+    /// The next timer; [`Instant::ZERO`] when work is due now.
+    fn poll_timeout(&self) -> Option<Instant> {
         self.zones
             .iter()
             .flat_map(|z| {
                 let check = match z.wait {
-                    Wait::Idle if z.transfer_now => Some(0),
+                    Wait::Idle if z.transfer_now => Some(Instant::ZERO),
                     Wait::Idle => Some(z.next_check),
                     Wait::Soa { deadline, .. } => Some(deadline),
                     Wait::Transfer { .. } => None,
@@ -308,19 +344,23 @@ impl Secondary {
             .flatten()
             .min()
     }
+
+    fn poll_transmit(&mut self) -> Option<Action> {
+        self.queue.pop_front()
+    }
 }
 
-fn soa_timers(z: &ZoneState) -> Option<(u64, u64, u64)> {
+fn soa_timers(z: &ZoneState) -> Option<(Duration, Duration, Duration)> {
     let (soa, _) = z.zone.as_ref()?.soa()?;
     Some((secs(soa.refresh), secs(soa.retry), secs(soa.expire)))
 }
 
-fn retry(z: &ZoneState) -> u64 {
-    soa_timers(z).map(|t| t.1).unwrap_or(INITIAL_RETRY_NS)
+fn retry(z: &ZoneState) -> Duration {
+    soa_timers(z).map(|t| t.1).unwrap_or(INITIAL_RETRY)
 }
 
 /// A refresh succeeded: next check after `refresh`, expiry `expire` from now.
-fn succeeded(z: &mut ZoneState, now: u64) {
+fn succeeded(z: &mut ZoneState, now: Instant) {
     if let Some((refresh, _, expire)) = soa_timers(z) {
         z.next_check = now + refresh;
         z.expire_at = Some(now + expire);

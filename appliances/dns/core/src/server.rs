@@ -34,46 +34,18 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use std::sync::Arc;
 
+use sansio::Now;
+
+pub use crate::handled::{Handled, Transport};
 use crate::keys::KeyStore;
 use crate::notify;
 use crate::query::{self, Resolution};
 use crate::rrl::{self, Rrl};
+use crate::section::Section;
 use crate::tsig::{self, Signed};
-use crate::update;
+use crate::update::{self, Pending};
 use crate::xfr;
 use crate::zone::Zones;
-
-/// The time, passed in (core crates never read a clock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Now {
-    /// Wall clock, seconds since 1970 (TSIG, SOA serials).
-    pub unix: u64,
-    /// Monotonic nanoseconds (rate limits, timers).
-    pub mono_ns: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-/// What the wiring does with a request.
-#[derive(Debug)]
-pub enum Handled {
-    /// Send these bytes back.
-    Reply(Vec<u8>),
-    /// Send nothing.
-    Drop,
-    /// AXFR/IXFR: send each message in order on the TCP connection.
-    Stream(Vec<Vec<u8>>),
-    /// A signed UPDATE prepared a change: commit `master_file` to git, push, then send
-    /// the bytes of [`Server::finish_update`]`(pending, pushed_ok)` (see `update.rs`).
-    Update(Box<update::Pending>),
-    /// A signed NOTIFY for `zone` was accepted (`notify.rs`): send `reply`, then
-    /// re-fetch the zone.
-    Notified { zone: Name, reply: Vec<u8> },
-}
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -150,7 +122,7 @@ impl Server {
         // Only messages with a TSIG RR go to the verifier (trailing garbage after the
         // records is ignored, as NSD does, and unsigned queries stay fast).
         let verified = match msg.signature {
-            Some(_) => tsig::verify_request(&*self.keys, request, now.unix),
+            Some(_) => tsig::verify_request(&*self.keys, request, now.wall),
             None => Ok(None),
         };
         let signed = match verified {
@@ -160,22 +132,37 @@ impl Server {
                 // that echoes the question.
                 let meta = reply_meta(&msg, ResponseCode::NoError, false);
                 let base = self.encode(&meta, &msg.queries, &msg, &[], TCP_MAX).0;
-                return Handled::Reply(e.reply(&base, now.unix));
+                return Handled::Reply(e.reply(&base, now.wall));
             }
         };
         let req = Request { msg, transport, signed };
         match req.msg.metadata.op_code {
             OpCode::Query => self.query(now, src, &req, request),
-            OpCode::Update => match update::handle(&self.zones, req.signed.as_ref(), &req.msg, src, now.unix) {
+            OpCode::Update => match update::handle(&self.zones, req.signed.as_ref(), &req.msg, src, now.wall) {
                 update::Outcome::Reply(r) => Handled::Reply(r),
                 update::Outcome::Commit(p) => Handled::Update(p),
             },
-            OpCode::Notify => match notify::incoming(req.signed.as_ref(), &req.msg, now.unix) {
+            OpCode::Notify => match notify::incoming(req.signed.as_ref(), &req.msg, now.wall) {
                 notify::Incoming::Accepted { zone, reply } => Handled::Notified { zone, reply },
                 notify::Incoming::Reply(r) => Handled::Reply(r),
             },
             _ => Handled::Reply(header_error(request, ResponseCode::NotImp, true)),
         }
+    }
+
+    /// Completes an update after the git push (see `update.rs`): swaps in the zone
+    /// (recording the change in [`Server::history`] for IXFR) and answers NOERROR, or
+    /// drops it and answers SERVFAIL (RFC 2136 §3.5 wants the change durable before
+    /// the reply).
+    pub fn finish_update(&mut self, pending: Pending, pushed_ok: bool) -> Vec<u8> {
+        let (reply, zone) = update::finish(pending, pushed_ok);
+        if let Some(zone) = zone {
+            let new = Arc::new(zone);
+            if let Some(old) = self.zones.replace(new.clone()) {
+                self.history.record(&old, &new);
+            }
+        }
+        reply
     }
 
     /// The structural checks that end in an error reply.
@@ -227,11 +214,11 @@ impl Server {
                 &req.msg,
                 req.transport,
                 self.options.axfr_unsigned,
-                now.unix,
+                now.wall,
             );
         }
         match (self.query_unsigned(now, src, req, raw), &req.signed) {
-            (Handled::Reply(r), Some(signed)) => Handled::Reply(tsig::sign_response(signed, &r, now.unix)),
+            (Handled::Reply(r), Some(signed)) => Handled::Reply(tsig::sign_response(signed, &r, now.wall)),
             (h, _) => h,
         }
     }
@@ -256,7 +243,7 @@ impl Server {
         let dnssec_ok = msg.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
         let res = query::resolve(&self.zones, q.name(), qtype, dnssec_ok);
         if self.options.rrl.enabled() && req.transport == Transport::Udp {
-            match self.rrl.check(now.mono_ns, src.ip(), &rrl_key(&res, q)) {
+            match self.rrl.check(now.mono, src.ip(), &rrl_key(&res, q)) {
                 rrl::Verdict::Send => {}
                 rrl::Verdict::Drop => return Handled::Drop,
                 rrl::Verdict::Slip => {
@@ -290,10 +277,10 @@ impl Server {
 
     fn answer_bytes(&self, msg: &Message, res: &Resolution, limit: usize) -> Vec<u8> {
         let meta = reply_meta(msg, res.rcode, res.aa);
-        let mut sets: Vec<(u8, &[Record])> = Vec::new();
-        sets.extend(res.answer.iter().map(|s| (0, s.as_slice())));
-        sets.extend(res.authority.iter().map(|s| (1, s.as_slice())));
-        sets.extend(res.additional.iter().map(|s| (2, s.as_slice())));
+        let mut sets: Vec<(Section, &[Record])> = Vec::new();
+        sets.extend(res.answer.iter().map(|s| (Section::Answer, s.as_slice())));
+        sets.extend(res.authority.iter().map(|s| (Section::Authority, s.as_slice())));
+        sets.extend(res.additional.iter().map(|s| (Section::Additional, s.as_slice())));
         let (full, fits) = self.encode(&meta, &msg.queries, msg, &sets, limit);
         if fits {
             return full;
@@ -310,7 +297,7 @@ impl Server {
         }
         let mut meta = meta;
         // RFC 2181 §9: TC only when answer or authority data had to go.
-        meta.truncation = sets[lo].0 < 2;
+        meta.truncation = sets[lo].0 != Section::Additional;
         // Like NSD, stop at the first rrset that doesn't fit, in section order.
         self.encode(&meta, &msg.queries, msg, &sets[..lo], limit).0
     }
@@ -321,7 +308,7 @@ impl Server {
         meta: &Metadata,
         queries: &[Query],
         req: &Message,
-        sets: &[(u8, &[Record])],
+        sets: &[(Section, &[Record])],
         limit: usize,
     ) -> (Vec<u8>, bool) {
         let mut m = Message::new(meta.id, MessageType::Response, meta.op_code);
@@ -329,9 +316,9 @@ impl Server {
         m.queries = queries.to_vec();
         for (section, set) in sets {
             let list = match section {
-                0 => &mut m.answers,
-                1 => &mut m.authorities,
-                _ => &mut m.additionals,
+                Section::Answer => &mut m.answers,
+                Section::Authority => &mut m.authorities,
+                Section::Additional => &mut m.additionals,
             };
             list.extend(set.iter().cloned());
         }

@@ -6,7 +6,7 @@
 //! Public API:
 //! - [`Algorithm`] (hmac-sha1 legacy, hmac-sha256/384/512) and [`Key`] (name, algorithm,
 //!   secret).
-//! - Server side: [`verify_request`]`(keys, bytes, now_unix) -> Result<Option<Signed>,
+//! - Server side: [`verify_request`]`(keys, bytes, now_wall) -> Result<Option<Signed>,
 //!   TsigError>`; `None` means the request is unsigned. On `Ok(Some(signed))` answer with
 //!   [`sign_response`]`(&signed, reply_bytes, now)`; for a multi-message AXFR/IXFR use
 //!   [`StreamSigner`] (RFC 8945 §5.3.1; we sign every message). On `Err(e)` the reply is
@@ -17,6 +17,9 @@
 //!   -> (bytes, ClientState)`, then [`verify_response`] for a single reply or
 //!   [`StreamVerifier`] for a transfer stream.
 //!
+//! Every `now` is the wall clock, [`UnixTime`]: TSIG puts it on the wire (time signed,
+//! RFC 8945 §4.2) and checks the peer's against it within the fudge (§5.2.3).
+//!
 //! The key store ([`crate::keys::KeyStore`]) is found by name through the [`KeyLookup`]
 //! trait, so tests can pass a plain slice of keys.
 
@@ -24,6 +27,7 @@ use std::fmt;
 
 use hickory_proto::rr::Name;
 use ring::hmac;
+use sansio::UnixTime;
 
 /// TSIG RR type code (RFC 8945 §4.2).
 pub const TSIG_TYPE: u16 = 250;
@@ -193,7 +197,8 @@ impl std::error::Error for TsigError {}
 
 impl TsigError {
     /// Turns an unsigned reply into the error reply RFC 8945 §5.3.2 wants.
-    pub fn reply(&self, reply: &[u8], now: u64) -> Vec<u8> {
+    pub fn reply(&self, reply: &[u8], now: UnixTime) -> Vec<u8> {
+        let now = now.as_secs();
         let mut out = reply.to_vec();
         if out.len() < HEADER {
             return out;
@@ -249,7 +254,8 @@ struct Found {
 }
 
 /// Verifies a request's TSIG. See the module doc.
-pub fn verify_request<K: KeyLookup + ?Sized>(keys: &K, msg: &[u8], now: u64) -> Result<Option<Signed>, TsigError> {
+pub fn verify_request<K: KeyLookup + ?Sized>(keys: &K, msg: &[u8], now: UnixTime) -> Result<Option<Signed>, TsigError> {
+    let now = now.as_secs();
     let Some(found) = find_tsig(msg)? else {
         return Ok(None);
     };
@@ -270,8 +276,8 @@ pub fn verify_request<K: KeyLookup + ?Sized>(keys: &K, msg: &[u8], now: u64) -> 
 }
 
 /// Signs a response to a verified request (RFC 8945 §5.3).
-pub fn sign_response(signed: &Signed, reply: &[u8], now: u64) -> Vec<u8> {
-    sign_with(&signed.key, reply, Prior::Mac(&signed.request_mac), now, 0, Vec::new())
+pub fn sign_response(signed: &Signed, reply: &[u8], now: UnixTime) -> Vec<u8> {
+    sign_with(&signed.key, reply, Prior::Mac(&signed.request_mac), now.as_secs(), 0, Vec::new())
 }
 
 /// Signs the messages of a multi-message response (RFC 8945 §5.3.1) one after another.
@@ -289,7 +295,8 @@ impl StreamSigner {
 
     /// Signs the next message: the first like a single response, the rest over the
     /// previous MAC, the message and the timers only.
-    pub fn sign(&mut self, msg: &[u8], now: u64) -> Vec<u8> {
+    pub fn sign(&mut self, msg: &[u8], now: UnixTime) -> Vec<u8> {
+        let now = now.as_secs();
         let out = if self.first {
             sign_with(&self.key, msg, Prior::Mac(&self.prior), now, 0, Vec::new())
         } else {
@@ -311,15 +318,15 @@ pub struct ClientState {
 }
 
 /// Signs a request (NOTIFY, SOA query, AXFR/IXFR) with `key`.
-pub fn sign_request(key: &Key, msg: &[u8], now: u64) -> (Vec<u8>, ClientState) {
-    let out = sign_with(key, msg, Prior::None, now, 0, Vec::new());
+pub fn sign_request(key: &Key, msg: &[u8], now: UnixTime) -> (Vec<u8>, ClientState) {
+    let out = sign_with(key, msg, Prior::None, now.as_secs(), 0, Vec::new());
     let mac = find_tsig(&out).ok().flatten().map(|f| f.tsig.mac).unwrap_or_default();
     (out, ClientState { key: key.clone(), request_mac: mac })
 }
 
 /// Verifies the single reply to a signed request; the reply must be signed with the
 /// same key (RFC 8945 §5.4).
-pub fn verify_response(state: &ClientState, msg: &[u8], now: u64) -> Result<(), TsigError> {
+pub fn verify_response(state: &ClientState, msg: &[u8], now: UnixTime) -> Result<(), TsigError> {
     let mut v = StreamVerifier::new(state.clone());
     if !v.next(msg, now)? {
         return Err(TsigError::Rejected(0));
@@ -345,7 +352,8 @@ impl StreamVerifier {
     }
 
     /// Checks the next message; returns whether it was signed.
-    pub fn next(&mut self, msg: &[u8], now: u64) -> Result<bool, TsigError> {
+    pub fn next(&mut self, msg: &[u8], now: UnixTime) -> Result<bool, TsigError> {
+        let now = now.as_secs();
         let Some(found) = find_tsig(msg)? else {
             // §5.3.1: the first message must be signed, and no more than 99 unsigned ones in a row.
             if self.first || self.unsigned_run >= 99 {

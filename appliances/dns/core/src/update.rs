@@ -1,8 +1,8 @@
 //! Dynamic UPDATE (RFC 2136), applied atomically to a copy of the zone.
 //!
 //! Public API (the dispatcher calls [`handle`]; the wiring calls
-//! [`Server::finish_update`]):
-//! - [`handle`]`(zones, signed, request, src, now_unix) -> Outcome`: the whole UPDATE
+//! `Server::finish_update`, which calls [`finish`]):
+//! - [`handle`]`(zones, signed, request, src, now_wall) -> Outcome`: the whole UPDATE
 //!   path for a parsed request whose TSIG already verified (`signed` is `None` when the
 //!   request was unsigned; unsigned updates are REFUSED). [`Outcome::Reply`] carries the
 //!   finished (signed) reply bytes — errors, or NOERROR for an update that changes
@@ -10,7 +10,7 @@
 //!   dispatcher returns it (as `Handled::Update`), the wiring commits
 //!   [`Pending::master_file`] to git as file [`Pending::file_name`] with author
 //!   [`Pending::author`] and message [`Pending::message`], pushes, and then calls
-//!   [`Server::finish_update`]`(pending, pushed_ok)` for the reply bytes: NOERROR and the
+//!   `Server::finish_update(pending, pushed_ok)` for the reply bytes: NOERROR and the
 //!   new zone swapped in, or SERVFAIL and the change dropped. After a NOERROR the
 //!   wiring should tell the secondaries (`notify::Notifier::zone_changed`). Updates
 //!   must be handled one at a time (prepare → push → finish): a `Pending` replaces the
@@ -18,7 +18,6 @@
 //!   zone that changed meanwhile (e.g. a git fetch) and refuse instead.
 //! - [`prepare`] is the core of it (zone section, privilege, prerequisites, prescan,
 //!   apply, serial) returning `Result<Option<Pending>, ResponseCode>`.
-//! - [`serial_gt`]: RFC 1982 serial comparison.
 //!
 //! Rules: zone section must be one SOA question (§3.1.1, FORMERR) for a zone we serve
 //! (NOTAUTH); the key must hold `_update` privilege for the zone (REFUSED, RFC 2136 §3.3
@@ -28,47 +27,29 @@
 //! update itself raised it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+pub use crate::handled::Pending;
+use sansio::UnixTime;
+
 use crate::keys::{self, Op};
-use crate::server::Server;
+use crate::serial;
 use crate::tsig::{self, Signed};
 use crate::zone::{Zone, Zones};
-
-/// A prepared change, waiting for the git push.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    /// The zone as it will be after the update.
-    pub zone: Zone,
-    /// The version it was prepared against (so a concurrent change can be noticed).
-    pub old_serial: u32,
-    /// `zone.to_master_file()`.
-    pub master_file: String,
-    /// The zone's file name in the repository (the origin without the final dot).
-    pub file_name: String,
-    /// Commit author: the TSIG key name.
-    pub author: String,
-    /// Commit message, naming the source address.
-    pub message: String,
-    signed: Signed,
-    request: Message,
-    time: u64,
-}
 
 /// What the dispatcher does with an UPDATE.
 #[derive(Debug)]
 pub enum Outcome {
     /// Send this reply (already signed when the request was).
     Reply(Vec<u8>),
-    /// Commit and push, then call [`Server::finish_update`].
+    /// Commit and push, then call `Server::finish_update`.
     Commit(Box<Pending>),
 }
 
 /// Handles a parsed UPDATE request; see the module doc.
-pub fn handle(zones: &Zones, signed: Option<&Signed>, request: &Message, src: SocketAddr, now: u64) -> Outcome {
+pub fn handle(zones: &Zones, signed: Option<&Signed>, request: &Message, src: SocketAddr, now: UnixTime) -> Outcome {
     let Some(signed) = signed else {
         return Outcome::Reply(reply(request, ResponseCode::Refused));
     };
@@ -79,23 +60,14 @@ pub fn handle(zones: &Zones, signed: Option<&Signed>, request: &Message, src: So
     }
 }
 
-impl Server {
-    /// Completes an update after the git push: swaps in the zone (recording the change
-    /// in [`Server::history`] for IXFR) and answers NOERROR,
-    /// or drops it and answers SERVFAIL (RFC 2136 §3.5 wants the change durable before
-    /// the reply).
-    pub fn finish_update(&mut self, pending: Pending, pushed_ok: bool) -> Vec<u8> {
-        let rcode = if pushed_ok { ResponseCode::NoError } else { ResponseCode::ServFail };
-        let bytes = reply(&pending.request, rcode);
-        let out = tsig::sign_response(&pending.signed, &bytes, pending.time);
-        if pushed_ok {
-            let new = Arc::new(pending.zone);
-            if let Some(old) = self.zones.replace(new.clone()) {
-                self.history.record(&old, &new);
-            }
-        }
-        out
-    }
+/// Completes an update after the git push: the reply bytes, and the zone to swap in
+/// when the push worked (NOERROR), none when it failed (SERVFAIL: RFC 2136 §3.5 wants
+/// the change durable before the reply). `Server::finish_update` does the swap.
+pub fn finish(pending: Pending, pushed_ok: bool) -> (Vec<u8>, Option<Zone>) {
+    let rcode = if pushed_ok { ResponseCode::NoError } else { ResponseCode::ServFail };
+    let bytes = reply(&pending.request, rcode);
+    let out = tsig::sign_response(&pending.signed, &bytes, pending.time);
+    (out, pushed_ok.then_some(pending.zone))
 }
 
 /// The reply to an UPDATE: header and the zone section echoed (RFC 2136 §3.8).
@@ -118,7 +90,7 @@ pub fn prepare(
     signed: &Signed,
     request: &Message,
     src: SocketAddr,
-    now: u64,
+    now: UnixTime,
 ) -> Result<Option<Pending>, ResponseCode> {
     // §3.1.1: exactly one zone, of type SOA.
     let [zq] = request.queries.as_slice() else {
@@ -139,7 +111,7 @@ pub fn prepare(
         return Ok(None);
     }
     let (old, now_serial) = (zone.serial(), new.serial());
-    if !serial_gt(now_serial, old) {
+    if !serial::gt(now_serial, old) {
         new.set_serial(old.wrapping_add(1));
     }
     if new.validate().is_err() {
@@ -158,11 +130,6 @@ pub fn prepare(
         request: request.clone(),
         time: now,
     }))
-}
-
-/// RFC 1982 §3.2: whether serial `a` is greater than `b`.
-pub fn serial_gt(a: u32, b: u32) -> bool {
-    a != b && (a.wrapping_sub(b) as i32) > 0
 }
 
 fn in_zone(origin: &Name, name: &Name) -> bool {
@@ -288,7 +255,7 @@ fn add(zone: &mut Zone, rr: &Record) -> bool {
     });
     match t {
         RecordType::SOA => {
-            let newer = matches!(&rr.data, RData::SOA(s) if serial_gt(s.serial, zone.serial()));
+            let newer = matches!(&rr.data, RData::SOA(s) if serial::gt(s.serial, zone.serial()));
             if !is_apex(zone, &rr.name) || !newer {
                 return false;
             }

@@ -174,6 +174,13 @@ impl Rrset {
     }
 }
 
+/// The TTL of the rrset at `node` that the RRSIG rdata `wire` covers (RFC 4034 §3:
+/// an RRSIG has the TTL of the rrset it covers).
+pub(crate) fn covered_ttl(node: Node<'_>, wire: &[u8]) -> Option<u32> {
+    let (covered, _) = wire.split_first_chunk::<2>()?;
+    node.rrset(RecordType::from(u16::from_be_bytes(*covered))).map(Rrset::ttl)
+}
+
 /// One owner name (as written in the zone) and its rrsets (sorted by type code).
 #[derive(Debug, Clone, Copy)]
 pub struct Node<'z> {
@@ -223,6 +230,12 @@ impl Zone {
     /// The zone as deterministic master-file text that parses back to an equal zone.
     pub fn to_master_file(&self) -> String {
         master::write(self)
+    }
+
+    /// One record in the master-file form of [`Zone::to_master_file`] (for readable
+    /// dumps of answers: tests, logs).
+    pub fn record_text(record: &Record) -> String {
+        master::record_line(record)
     }
 
     /// An empty zone (no SOA yet); used by the parser and by zone transfers in.
@@ -312,7 +325,7 @@ impl Zone {
                 if set.rtype == RecordType::RRSIG {
                     // RFC 4034 §3: each RRSIG has the TTL of the rrset it covers.
                     for (r, w) in out[start..].iter_mut().zip(set.wire()) {
-                        r.ttl = crate::query::covered_ttl(node, w).unwrap_or(r.ttl);
+                        r.ttl = covered_ttl(node, w).unwrap_or(r.ttl);
                     }
                 }
             }

@@ -31,11 +31,12 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 mod common;
 
-use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
+use sansio::Now;
 
 const ZONES: [(&str, &str); 3] = [
     ("example.org", include_str!("data/example.org")),

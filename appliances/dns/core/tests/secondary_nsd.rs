@@ -16,10 +16,10 @@ mod common;
 
 use dns_core::keys::KeyStore;
 use dns_core::secondary::{Action, Secondary};
-use dns_core::server::Now;
 use dns_core::zone::Zone;
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, RecordType};
+use sansio::{Driver, Instant, Now, UnixTime};
 
 const PORT: u16 = 5354;
 const SECRET: &str = "bnNkLXhmci1zZWNyZXQtMzItYnl0ZXMtbG9uZyE=";
@@ -108,9 +108,15 @@ fn stream_done(soas: &[u32], records: usize, last: &Message) -> bool {
         || (ixfr && again >= 3)
 }
 
+/// The wiring's loop, once: the timeout passed, drain what is due.
+fn poll(s: &mut Secondary, now: Now) -> Vec<Action> {
+    s.handle_timeout(now.mono);
+    std::iter::from_fn(|| s.poll_transmit()).collect()
+}
+
 fn at(s: u64) -> Now {
     let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    Now { unix, mono_ns: s * 1_000_000_000 }
+    Now { mono: Instant::from_secs(s), wall: UnixTime::from_secs(unix) }
 }
 
 #[test]
@@ -136,12 +142,12 @@ fn transfers_from_nsd() {
 fn second_version(ns: &str, s: &mut Secondary, text: &str) {
     let want = Zone::parse("example.org", text).unwrap();
     let origin = Name::from_ascii("example.org.").unwrap();
-    s.on_notify(&origin);
-    let acts = s.poll(at(200));
+    s.handle_notify(at(200), &origin);
+    let acts = poll(s, at(200));
     let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!("{acts:?}") };
     assert_eq!(Message::from_vec(bytes).unwrap().queries[0].query_type(), RecordType::IXFR);
     let msgs = exchange(ns, "tcp", bytes);
-    let got = s.on_transfer(&origin, &msgs, at(200)).expect("version 2");
+    let got = s.handle_transfer(at(200), &origin, &msgs).expect("version 2");
     assert_eq!(got, want);
     assert_eq!(got.serial(), 2);
 }
@@ -150,28 +156,28 @@ fn first_version(ns: &str, text: &str) -> Secondary {
     let keys = KeyStore::parse("_keys", &format!("{KEY} DNSKEY 0 3 163 {SECRET}\n")).unwrap();
     let want = Zone::parse("example.org", text).unwrap();
     let origin = Name::from_ascii("example.org.").unwrap();
-    let mut s = Secondary::new(keys.primaries(), 99);
+    let mut s = Secondary::new(keys.primaries(), 99, at(0));
     // First transfer: AXFR, multi-message.
-    let acts = s.poll(at(0));
+    let acts = poll(&mut s, at(0));
     let [Action::Transfer { bytes, primary, .. }] = acts.as_slice() else { panic!("{acts:?}") };
     assert_eq!(primary.ip().to_string(), "127.0.0.1");
     let msgs = exchange(ns, "tcp", bytes);
     assert!(msgs.len() > 1, "{} messages", msgs.len());
-    let got = s.on_transfer(&origin, &msgs, at(0)).expect("AXFR from NSD");
+    let got = s.handle_transfer(at(0), &origin, &msgs).expect("AXFR from NSD");
     assert_eq!(got, want);
     // SOA check at refresh: signed query, NSD's signed answer verifies, same serial.
-    let acts = s.poll(at(100));
+    let acts = poll(&mut s, at(100));
     let [Action::QuerySoa { bytes, primary, .. }] = acts.as_slice() else { panic!("{acts:?}") };
     let reply = exchange(ns, "udp", bytes);
-    assert!(s.on_soa_reply(*primary, &reply[0], at(100)), "SOA reply not accepted");
-    assert!(s.poll(at(101)).is_empty());
+    assert!(s.handle_soa_reply(at(100), *primary, &reply[0]), "SOA reply not accepted");
+    assert!(poll(&mut s, at(101)).is_empty());
     // NOTIFY → IXFR request; NSD answers with a single SOA (up to date) or the zone.
-    s.on_notify(&origin);
-    let acts = s.poll(at(102));
+    s.handle_notify(at(102), &origin);
+    let acts = poll(&mut s, at(102));
     let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!("{acts:?}") };
     assert_eq!(Message::from_vec(bytes).unwrap().queries[0].query_type(), RecordType::IXFR);
     let msgs = exchange(ns, "tcp", bytes);
-    let _ = s.on_transfer(&origin, &msgs, at(102));
+    let _ = s.handle_transfer(at(102), &origin, &msgs);
     assert_eq!(**s.zone(&origin).unwrap(), want);
     s
 }

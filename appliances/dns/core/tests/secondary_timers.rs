@@ -6,14 +6,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use dns_core::keys::KeyStore;
-use dns_core::secondary::{Action, QUERY_TIMEOUT_NS, Secondary};
-use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::secondary::{Action, QUERY_TIMEOUT, Secondary};
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::tsig;
 use dns_core::xfr::{self, History};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record};
+use sansio::{Driver, Instant, Now, UnixTime};
 
 const SEC: u64 = 1_000_000_000;
 const KEYS: &str = "192.0.2.1.192.0.2.2._transfer.example.org. DNSKEY 0 3 163 eGZyLXNlY3JldA==\n";
@@ -23,8 +24,14 @@ fn n(s: &str) -> Name {
     Name::from_str(s).unwrap()
 }
 
+/// The wiring's loop, once: the timeout passed, drain what is due.
+fn poll(s: &mut Secondary, now: Now) -> Vec<Action> {
+    s.handle_timeout(now.mono);
+    std::iter::from_fn(|| s.poll_transmit()).collect()
+}
+
 fn at(s: u64) -> Now {
-    Now { unix: 1_800_000_000 + s, mono_ns: s * SEC }
+    Now { mono: Instant::from_nanos(s * SEC), wall: UnixTime::from_secs(1_800_000_000 + s) }
 }
 
 struct Primary {
@@ -65,9 +72,9 @@ impl Primary {
     }
 
     fn transfer(&self, bytes: &[u8], now: Now) -> Vec<Vec<u8>> {
-        let signed = tsig::verify_request(&self.keys, bytes, now.unix).unwrap();
+        let signed = tsig::verify_request(&self.keys, bytes, now.wall).unwrap();
         let msg = Message::from_vec(bytes).unwrap();
-        match xfr::answer(&self.server.zones, &self.history, signed.as_ref(), &msg, Transport::Tcp, false, now.unix) {
+        match xfr::answer(&self.server.zones, &self.history, signed.as_ref(), &msg, Transport::Tcp, false, now.wall) {
             Handled::Stream(m) => m,
             Handled::Reply(r) => vec![r],
             other => panic!("{other:?}"),
@@ -83,50 +90,50 @@ fn is_ixfr(bytes: &[u8]) -> bool {
 fn refresh_notify_and_expire() {
     let mut p = Primary::new();
     let keys = KeyStore::parse("_keys", KEYS).unwrap();
-    let mut s = Secondary::new(keys.primaries(), 7);
+    let mut s = Secondary::new(keys.primaries(), 7, at(0));
     let origin = n("example.org.");
     assert!(s.zone(&origin).is_none());
 
     // 1. Initial AXFR.
-    let acts = s.poll(at(0));
+    let acts = poll(&mut s, at(0));
     let [Action::Transfer { bytes, primary, .. }] = acts.as_slice() else { panic!("{acts:?}") };
     assert_eq!(primary.to_string(), "192.0.2.1:53");
     assert!(!is_ixfr(bytes));
-    let z = s.on_transfer(&origin, &p.transfer(bytes, at(0)), at(0)).expect("zone");
+    let z = s.handle_transfer(at(0), &origin, &p.transfer(bytes, at(0))).expect("zone");
     assert_eq!(z, *p.zone());
-    assert_eq!(s.next_deadline(), Some(100 * SEC));
+    assert_eq!(s.poll_timeout(), Some(Instant::from_secs(100)));
 
     // 2. Nothing until refresh; then an SOA query; same serial → wait another refresh.
-    assert!(s.poll(at(99)).is_empty());
-    let acts = s.poll(at(100));
+    assert!(poll(&mut s, at(99)).is_empty());
+    let acts = poll(&mut s, at(100));
     let [Action::QuerySoa { bytes, primary, .. }] = acts.as_slice() else { panic!("{acts:?}") };
     let reply = p.soa(bytes, at(100));
     // A reply from elsewhere is ignored.
-    assert!(!s.on_soa_reply("192.0.2.9:53".parse().unwrap(), &reply, at(100)));
-    assert!(s.on_soa_reply(*primary, &reply, at(100)));
-    assert!(s.poll(at(101)).is_empty());
-    assert_eq!(s.next_deadline(), Some(200 * SEC));
+    assert!(!s.handle_soa_reply(at(100), "192.0.2.9:53".parse().unwrap(), &reply));
+    assert!(s.handle_soa_reply(at(100), *primary, &reply));
+    assert!(poll(&mut s, at(101)).is_empty());
+    assert_eq!(s.poll_timeout(), Some(Instant::from_secs(200)));
 
     // 3. The primary changes; the next SOA check sees serial 2 → IXFR.
     p.change(2, 7);
-    let acts = s.poll(at(200));
+    let acts = poll(&mut s, at(200));
     let [Action::QuerySoa { bytes, primary, .. }] = acts.as_slice() else { panic!("{acts:?}") };
-    assert!(s.on_soa_reply(*primary, &p.soa(bytes, at(200)), at(200)));
-    let acts = s.poll(at(200));
+    assert!(s.handle_soa_reply(at(200), *primary, &p.soa(bytes, at(200))));
+    let acts = poll(&mut s, at(200));
     let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!("{acts:?}") };
     assert!(is_ixfr(bytes));
-    assert_eq!(s.on_transfer(&origin, &p.transfer(bytes, at(200)), at(200)).expect("v2"), *p.zone());
+    assert_eq!(s.handle_transfer(at(200), &origin, &p.transfer(bytes, at(200))).expect("v2"), *p.zone());
 
     // 4. NOTIFY → IXFR at once; nothing new → no zone returned.
-    s.on_notify(&origin);
-    let acts = s.poll(at(210));
+    s.handle_notify(at(210), &origin);
+    let acts = poll(&mut s, at(210));
     let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!("{acts:?}") };
-    assert!(s.on_transfer(&origin, &p.transfer(bytes, at(210)), at(210)).is_none());
+    assert!(s.handle_transfer(at(210), &origin, &p.transfer(bytes, at(210))).is_none());
     p.change(3, 8);
-    s.on_notify(&origin);
-    let acts = s.poll(at(220));
+    s.handle_notify(at(220), &origin);
+    let acts = poll(&mut s, at(220));
     let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!("{acts:?}") };
-    assert_eq!(s.on_transfer(&origin, &p.transfer(bytes, at(220)), at(220)).expect("v3"), *p.zone());
+    assert_eq!(s.handle_transfer(at(220), &origin, &p.transfer(bytes, at(220))).expect("v3"), *p.zone());
 
     // 5. The primary goes silent: queries time out, retried every 20 s; expire 300 s
     //    after the last success (t=220).
@@ -134,9 +141,9 @@ fn refresh_notify_and_expire() {
     let mut queries = 0;
     let mut expired_at = None;
     while t < 600 {
-        let next = s.next_deadline().unwrap() / SEC;
+        let next = s.poll_timeout().unwrap().as_secs();
         t = next.max(t);
-        for a in s.poll(at(t)) {
+        for a in poll(&mut s, at(t)) {
             match a {
                 Action::QuerySoa { .. } => queries += 1,
                 Action::Expire { zone } => {
@@ -153,37 +160,57 @@ fn refresh_notify_and_expire() {
     assert_eq!(expired_at, Some(520));
     assert!(queries >= 8, "{queries} queries");
     assert!(s.zone(&origin).is_none());
-    let _ = QUERY_TIMEOUT_NS;
+    let _ = QUERY_TIMEOUT;
 }
 
 #[test]
 fn broken_ixfr_falls_back_to_axfr() {
     let mut p = Primary::new();
     let keys = KeyStore::parse("_keys", KEYS).unwrap();
-    let mut s = Secondary::new(keys.primaries(), 9);
+    let mut s = Secondary::new(keys.primaries(), 9, at(0));
     let origin = n("example.org.");
-    let acts = s.poll(at(0));
+    let acts = poll(&mut s, at(0));
     let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!() };
-    s.on_transfer(&origin, &p.transfer(bytes, at(0)), at(0)).unwrap();
+    s.handle_transfer(at(0), &origin, &p.transfer(bytes, at(0))).unwrap();
     p.change(2, 1);
-    s.on_notify(&origin);
-    let acts = s.poll(at(5));
+    s.handle_notify(at(5), &origin);
+    let acts = poll(&mut s, at(5));
     let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!() };
     assert!(is_ixfr(bytes));
     // The connection breaks.
-    s.on_transfer_failed(&origin, at(5));
-    let acts = s.poll(at(5));
+    s.handle_transfer_failed(at(5), &origin);
+    let acts = poll(&mut s, at(5));
     let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!("{acts:?}") };
     assert!(!is_ixfr(bytes));
-    assert_eq!(s.on_transfer(&origin, &p.transfer(bytes, at(5)), at(5)).unwrap(), *p.zone());
+    assert_eq!(s.handle_transfer(at(5), &origin, &p.transfer(bytes, at(5))).unwrap(), *p.zone());
     // A stream signed with another key is rejected.
     p.change(3, 2);
-    s.on_notify(&origin);
-    let acts = s.poll(at(6));
+    s.handle_notify(at(6), &origin);
+    let acts = poll(&mut s, at(6));
     let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!() };
     let mut msgs = p.transfer(bytes, at(6));
     let l = msgs[0].len();
     msgs[0][l - 30] ^= 0xff;
-    assert!(s.on_transfer(&origin, &msgs, at(6)).is_none());
+    assert!(s.handle_transfer(at(6), &origin, &msgs).is_none());
     assert_eq!(s.zone(&origin).unwrap().serial(), 2);
+}
+
+#[test]
+fn timeouts_sign_with_the_extrapolated_wall_clock() {
+    // handle_timeout gets only the monotonic clock; the TSIG time (RFC 8945 §5.2.3,
+    // 300 s fudge) must still be the wall clock of that moment: the last Now handed
+    // in plus the monotonic time since.
+    let keys = KeyStore::parse("_keys", KEYS).unwrap();
+    let mut s = Secondary::new(keys.primaries(), 3, at(0));
+    let acts = poll(&mut s, at(1000));
+    let [Action::Transfer { bytes, .. }] = acts.as_slice() else { panic!("{acts:?}") };
+    let t = at(1000).wall.as_secs();
+    assert!(
+        tsig::verify_request(&keys, bytes, UnixTime::from_secs(t)).unwrap().is_some(),
+        "signed at the wall time of t=1000"
+    );
+    assert!(
+        tsig::verify_request(&keys, bytes, UnixTime::from_secs(t - 301)).is_err(),
+        "not at the wall time handed to new"
+    );
 }

@@ -5,12 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dns_core::keys::KeyStore;
-use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::tsig::{self, Algorithm, Key};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use sansio::{Instant, Now, UnixTime};
 
 const NOW: u64 = 1_700_000_000;
 
@@ -30,7 +31,7 @@ fn setup() -> (Server, Key) {
 
 fn handle(s: &mut Server, bytes: &[u8]) -> Handled {
     let src: SocketAddr = "192.0.2.50:4000".parse().unwrap();
-    s.handle(Now { unix: NOW, mono_ns: 0 }, src, Transport::Tcp, bytes)
+    s.handle(Now { mono: Instant::ZERO, wall: UnixTime::from_secs(NOW) }, src, Transport::Tcp, bytes)
 }
 
 fn update_adding(name: &str) -> Vec<u8> {
@@ -56,7 +57,7 @@ fn lookup(s: &mut Server, name: &str) -> Message {
 #[test]
 fn update_is_served_only_after_push() {
     let (mut s, key) = setup();
-    let (req, state) = tsig::sign_request(&key, &update_adding("new.example.org."), NOW);
+    let (req, state) = tsig::sign_request(&key, &update_adding("new.example.org."), UnixTime::from_secs(NOW));
     let pending = match handle(&mut s, &req) {
         Handled::Update(p) => p,
         other => panic!("expected a pending update, got {other:?}"),
@@ -64,12 +65,12 @@ fn update_is_served_only_after_push() {
     assert!(pending.master_file.contains("new.example.org."));
     assert!(lookup(&mut s, "new.example.org.").answers.is_empty(), "not before the push");
     let reply = s.finish_update(*pending, true);
-    tsig::verify_response(&state, &reply, NOW).unwrap();
+    tsig::verify_response(&state, &reply, UnixTime::from_secs(NOW)).unwrap();
     assert_eq!(reply[3] & 0x0f, 0);
     assert_eq!(lookup(&mut s, "new.example.org.").answers.len(), 1);
 
     // a failed push: SERVFAIL, nothing kept
-    let (req, _) = tsig::sign_request(&key, &update_adding("other.example.org."), NOW);
+    let (req, _) = tsig::sign_request(&key, &update_adding("other.example.org."), UnixTime::from_secs(NOW));
     let Handled::Update(pending) = handle(&mut s, &req) else { panic!("no pending update") };
     let reply = s.finish_update(*pending, false);
     assert_eq!(reply[3] & 0x0f, 2);
@@ -112,11 +113,16 @@ fn transfers_need_a_key_unless_allowed() {
         other => panic!("{other:?}"),
     }
     // an update key may transfer
-    let (req, _) = tsig::sign_request(&key, &xfr_query(RecordType::AXFR), NOW);
+    let (req, _) = tsig::sign_request(&key, &xfr_query(RecordType::AXFR), UnixTime::from_secs(NOW));
     assert!(matches!(handle(&mut s, &req), Handled::Stream(_)));
     // AXFR over UDP: NOTIMP, as NSD
     let src: SocketAddr = "192.0.2.50:4000".parse().unwrap();
-    match s.handle(Now { unix: NOW, mono_ns: 0 }, src, Transport::Udp, &xfr_query(RecordType::AXFR)) {
+    match s.handle(
+        Now { mono: Instant::ZERO, wall: UnixTime::from_secs(NOW) },
+        src,
+        Transport::Udp,
+        &xfr_query(RecordType::AXFR),
+    ) {
         Handled::Reply(r) => assert_eq!(r[3] & 0x0f, 4),
         other => panic!("{other:?}"),
     }
@@ -132,11 +138,11 @@ fn notify_for(zone: &str) -> Vec<u8> {
 #[test]
 fn signed_notify_is_reported_unsigned_refused() {
     let (mut s, key) = setup();
-    let (req, state) = tsig::sign_request(&key, &notify_for("example.org."), NOW);
+    let (req, state) = tsig::sign_request(&key, &notify_for("example.org."), UnixTime::from_secs(NOW));
     match handle(&mut s, &req) {
         Handled::Notified { zone, reply } => {
             assert_eq!(zone, n("example.org."));
-            tsig::verify_response(&state, &reply, NOW).unwrap();
+            tsig::verify_response(&state, &reply, UnixTime::from_secs(NOW)).unwrap();
             assert_eq!(reply[3] & 0x0f, 0);
         }
         other => panic!("{other:?}"),

@@ -4,10 +4,11 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
+use sansio::Now;
 
 #[test]
 #[ignore = "timing, not a check; run by hand with --release"]

@@ -4,10 +4,11 @@
 use std::net::SocketAddr;
 
 use dns_core::rrl;
-use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
+use sansio::{Instant, Now, UnixTime};
 
 fn server(options: Options) -> Server {
     let mut z = Zones::new();
@@ -128,7 +129,12 @@ fn rate_limit_with_virtual_clock() {
     let mut s = server(options);
     let q = query("mail.example.org.", RecordType::A, None);
     let at = |s: &mut Server, ns: u64, from: &str| {
-        s.handle(Now { unix: 0, mono_ns: ns }, from.parse().unwrap(), Transport::Udp, &q)
+        s.handle(
+            Now { mono: Instant::from_nanos(ns), wall: UnixTime::EPOCH },
+            from.parse().unwrap(),
+            Transport::Udp,
+            &q,
+        )
     };
     let mut sent = 0;
     let mut slipped = 0;
@@ -148,7 +154,7 @@ fn rate_limit_with_virtual_clock() {
     assert!(!matches!(at(&mut s, 1_000_000_000, "192.0.2.200:1"), Handled::Reply(ref r) if r[2] & 0x02 == 0));
     assert!(matches!(at(&mut s, 1_000_000_000, "198.51.100.1:1"), Handled::Reply(ref r) if r[2] & 0x02 == 0));
     // TCP is never limited
-    let r = s.handle(Now { unix: 0, mono_ns: 1_000_000_000 }, src(), Transport::Tcp, &q);
+    let r = s.handle(Now { mono: Instant::from_secs(1), wall: UnixTime::EPOCH }, src(), Transport::Tcp, &q);
     assert!(matches!(r, Handled::Reply(ref r) if r[2] & 0x02 == 0));
     // the debt is paid off after enough quiet time
     let later = 1_000_000_000 + 20 * 1_000_000_000;

@@ -11,6 +11,7 @@
 use dns_core::tsig::{self, Algorithm, ClientState, Key, StreamSigner, StreamVerifier, TsigError};
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::Name;
+use sansio::UnixTime;
 
 const DIG_SHA256: &str = "90450120000100000000000203777777076578616d706c65036f7267000001000100002904d000000000000c000a00085a86d845fff451380474657374036b65790000fa00ff00000000003d0b686d61632d7368613235360000006b04bfe2012c0020b56a7404cec5a80d082fba383000adab365b70aa8a431f4d466ef391a37e413e904500000000";
 const DIG_SHA1: &str = "80e501200001000000000002076578616d706c65036f7267000006000100002904d000000000000c000a0008b3d31f8a6d2e9403026b310000fa00ff00000000002f09686d61632d736861310000006b04bfe3012c001463e7d1aec57988f9e73143de3ef5e961422da37380e500000000";
@@ -36,7 +37,8 @@ fn keys() -> Vec<Key> {
 #[test]
 fn real_tool_requests_verify() {
     for (v, name) in [(DIG_SHA256, "test.key."), (DIG_SHA1, "k1."), (NSUPDATE_SHA512, "upd._update.example.org.")] {
-        let signed = tsig::verify_request(keys().as_slice(), &hex(v), NOW + 2).unwrap().expect("signed");
+        let signed =
+            tsig::verify_request(keys().as_slice(), &hex(v), UnixTime::from_secs(NOW + 2)).unwrap().expect("signed");
         assert_eq!(signed.key.name, Name::from_ascii(name).unwrap());
     }
 }
@@ -45,7 +47,7 @@ fn real_tool_requests_verify() {
 fn unsigned_is_none() {
     let mut m = Message::query();
     m.metadata.id = 7;
-    assert!(tsig::verify_request(keys().as_slice(), &m.to_vec().unwrap(), NOW).unwrap().is_none());
+    assert!(tsig::verify_request(keys().as_slice(), &m.to_vec().unwrap(), UnixTime::from_secs(NOW)).unwrap().is_none());
 }
 
 #[test]
@@ -54,23 +56,41 @@ fn tampered_wrong_key_and_time_fail() {
     // A changed byte in the question: BADSIG.
     let mut bad = good.clone();
     bad[14] ^= 0x20;
-    assert!(matches!(tsig::verify_request(keys().as_slice(), &bad, NOW), Err(TsigError::BadSig { .. })));
+    assert!(matches!(
+        tsig::verify_request(keys().as_slice(), &bad, UnixTime::from_secs(NOW)),
+        Err(TsigError::BadSig { .. })
+    ));
     // Same name, other secret: BADSIG.
     let other = vec![key("test.key.", Algorithm::HmacSha256, "b3RoZXI=")];
-    assert!(matches!(tsig::verify_request(other.as_slice(), &good, NOW), Err(TsigError::BadSig { .. })));
+    assert!(matches!(
+        tsig::verify_request(other.as_slice(), &good, UnixTime::from_secs(NOW)),
+        Err(TsigError::BadSig { .. })
+    ));
     // Same name, other algorithm: BADKEY.
     let other = vec![key("test.key.", Algorithm::HmacSha512, "c2VjcmV0LXNlY3JldC1zZWNyZXQtMzI=")];
-    assert!(matches!(tsig::verify_request(other.as_slice(), &good, NOW), Err(TsigError::BadKey { .. })));
+    assert!(matches!(
+        tsig::verify_request(other.as_slice(), &good, UnixTime::from_secs(NOW)),
+        Err(TsigError::BadKey { .. })
+    ));
     // No such key: BADKEY.
-    assert!(matches!(tsig::verify_request(&keys()[1..], &good, NOW), Err(TsigError::BadKey { .. })));
+    assert!(matches!(
+        tsig::verify_request(&keys()[1..], &good, UnixTime::from_secs(NOW)),
+        Err(TsigError::BadKey { .. })
+    ));
     // 301 s off with a fudge of 300: BADTIME.
-    assert!(matches!(tsig::verify_request(keys().as_slice(), &good, NOW + 301), Err(TsigError::BadTime(_))));
-    assert!(tsig::verify_request(keys().as_slice(), &good, NOW - 300).is_ok());
+    assert!(matches!(
+        tsig::verify_request(keys().as_slice(), &good, UnixTime::from_secs(NOW + 301)),
+        Err(TsigError::BadTime(_))
+    ));
+    assert!(tsig::verify_request(keys().as_slice(), &good, UnixTime::from_secs(NOW - 300)).is_ok());
     // Truncated message: FORMERR, never a panic.
     for cut in 0..good.len() {
-        let _ = tsig::verify_request(keys().as_slice(), &good[..cut], NOW);
+        let _ = tsig::verify_request(keys().as_slice(), &good[..cut], UnixTime::from_secs(NOW));
     }
-    assert!(matches!(tsig::verify_request(keys().as_slice(), &good[..good.len() - 1], NOW), Err(TsigError::FormErr)));
+    assert!(matches!(
+        tsig::verify_request(keys().as_slice(), &good[..good.len() - 1], UnixTime::from_secs(NOW)),
+        Err(TsigError::FormErr)
+    ));
 }
 
 fn reply_to(req: &[u8]) -> Vec<u8> {
@@ -83,18 +103,18 @@ fn reply_to(req: &[u8]) -> Vec<u8> {
 #[test]
 fn error_replies_follow_rfc8945_5_3_2() {
     let req = hex(DIG_SHA256);
-    let err = tsig::verify_request(&keys()[1..], &req, NOW).unwrap_err();
-    let out = Message::from_vec(&err.reply(&reply_to(&req), NOW)).unwrap();
+    let err = tsig::verify_request(&keys()[1..], &req, UnixTime::from_secs(NOW)).unwrap_err();
+    let out = Message::from_vec(&err.reply(&reply_to(&req), UnixTime::from_secs(NOW))).unwrap();
     assert_eq!(out.metadata.response_code, ResponseCode::NotAuth);
     let sig = out.signature().expect("TSIG with the error");
     assert_eq!(sig.data.error.map(u16::from), Some(tsig::BADKEY));
     assert!(sig.data.mac.is_empty());
     // BADTIME: signed, the client can verify it, and it carries our time.
-    let err = tsig::verify_request(keys().as_slice(), &req, NOW + 1000).unwrap_err();
+    let err = tsig::verify_request(keys().as_slice(), &req, UnixTime::from_secs(NOW + 1000)).unwrap_err();
     let TsigError::BadTime(signed) = &err else { panic!("{err:?}") };
-    let bytes = err.reply(&reply_to(&req), NOW + 1000);
+    let bytes = err.reply(&reply_to(&req), UnixTime::from_secs(NOW + 1000));
     let state = ClientState { key: signed.key.clone(), request_mac: signed.request_mac.clone() };
-    let res = tsig::verify_response(&state, &bytes, NOW);
+    let res = tsig::verify_response(&state, &bytes, UnixTime::from_secs(NOW));
     assert!(matches!(res, Err(TsigError::Rejected(18))), "{res:?}");
 }
 
@@ -104,25 +124,25 @@ fn sign_and_verify_round_trip_all_algorithms() {
         let k = key("x._transfer.example.org.", alg, "c2VjcmV0");
         let mut q = Message::query();
         q.metadata.id = 0x1234;
-        let (req, state) = tsig::sign_request(&k, &q.to_vec().unwrap(), NOW);
-        let signed = tsig::verify_request(std::slice::from_ref(&k), &req, NOW).unwrap().unwrap();
-        let reply = tsig::sign_response(&signed, &reply_to(&req), NOW);
-        tsig::verify_response(&state, &reply, NOW).unwrap();
+        let (req, state) = tsig::sign_request(&k, &q.to_vec().unwrap(), UnixTime::from_secs(NOW));
+        let signed = tsig::verify_request(std::slice::from_ref(&k), &req, UnixTime::from_secs(NOW)).unwrap().unwrap();
+        let reply = tsig::sign_response(&signed, &reply_to(&req), UnixTime::from_secs(NOW));
+        tsig::verify_response(&state, &reply, UnixTime::from_secs(NOW)).unwrap();
         // A reply to some other request does not verify.
         let other = ClientState { key: k.clone(), request_mac: vec![0; alg.mac_len()] };
-        assert!(tsig::verify_response(&other, &reply, NOW).is_err());
+        assert!(tsig::verify_response(&other, &reply, UnixTime::from_secs(NOW)).is_err());
         // Streams: every message signed, or some left unsigned in between.
         let mut s = StreamSigner::new(&signed);
-        let msgs: Vec<Vec<u8>> = (0..4).map(|_| s.sign(&reply_to(&req), NOW)).collect();
+        let msgs: Vec<Vec<u8>> = (0..4).map(|_| s.sign(&reply_to(&req), UnixTime::from_secs(NOW))).collect();
         let mut v = StreamVerifier::new(state.clone());
         for m in &msgs {
-            assert!(v.next(m, NOW).unwrap());
+            assert!(v.next(m, UnixTime::from_secs(NOW)).unwrap());
         }
         assert!(v.complete());
         let mut v = StreamVerifier::new(state.clone());
-        assert!(v.next(&msgs[0], NOW).unwrap());
+        assert!(v.next(&msgs[0], UnixTime::from_secs(NOW)).unwrap());
         // Out of order: the chain breaks.
-        assert!(v.next(&msgs[2], NOW).is_err());
+        assert!(v.next(&msgs[2], UnixTime::from_secs(NOW)).is_err());
     }
 }
 
@@ -135,11 +155,12 @@ fn mutated_inputs_never_panic() {
             for bit in [0x01u8, 0x80, 0xff] {
                 let mut m = good.clone();
                 m[i] ^= bit;
-                let _ = tsig::verify_request(ks.as_slice(), &m, NOW);
+                let _ = tsig::verify_request(ks.as_slice(), &m, UnixTime::from_secs(NOW));
                 let state = ClientState { key: ks[0].clone(), request_mac: vec![1; 32] };
-                let _ = tsig::verify_response(&state, &m, NOW);
-                let mut t = dns_core::xfr::TransferIn::new(Name::from_ascii("example.org.").unwrap(), 0, None, None);
-                let _ = t.push(&m, NOW);
+                let _ = tsig::verify_response(&state, &m, UnixTime::from_secs(NOW));
+                let mut t =
+                    dns_core::transfer::TransferIn::new(Name::from_ascii("example.org.").unwrap(), 0, None, None);
+                let _ = t.push(&m, sansio::UnixTime::from_secs(NOW));
             }
         }
     }

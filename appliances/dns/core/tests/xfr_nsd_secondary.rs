@@ -15,12 +15,13 @@ mod common;
 
 use dns_core::keys::KeyStore;
 use dns_core::notify::Notifier;
-use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::tsig;
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use sansio::{Datagram, Driver, Now, UnixTime};
 
 const OURS: u16 = 5356;
 const NSD: u16 = 5357;
@@ -82,7 +83,13 @@ print(s.recv(65535).hex(), flush=True)
 
 fn now() -> Now {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    Now { unix: d.as_secs(), mono_ns: d.as_nanos() as u64 }
+    Now { mono: sansio::Instant::from_nanos(d.as_nanos() as u64), wall: UnixTime::from_secs(d.as_secs()) }
+}
+
+/// The wiring's loop, once: the timeout passed, drain what is due.
+fn poll(nt: &mut Notifier, now: Now) -> Vec<(std::net::SocketAddr, Vec<u8>)> {
+    nt.handle_timeout(now.mono);
+    std::iter::from_fn(|| nt.poll_transmit()).map(|Datagram { dst, payload }| (dst, payload)).collect()
 }
 
 fn n(s: &str) -> Name {
@@ -196,7 +203,7 @@ fn run(ns: &str, server: &Arc<Mutex<Server>>, keys: &KeyStore, seen: &Arc<Mutex<
     m.queries = vec![Query::query(n("example.org."), RecordType::SOA)];
     m.authorities = vec![Record::from_rdata(n("fresh.example.org."), 60, RData::A(A::new(192, 0, 2, 77)))];
     let key = keys.get(&n(UPD_KEY)).unwrap();
-    let (bytes, _) = tsig::sign_request(key, &m.to_vec().unwrap(), now().unix);
+    let (bytes, _) = tsig::sign_request(key, &m.to_vec().unwrap(), now().wall);
     {
         let mut s = server.lock().unwrap();
         let Handled::Update(p) = s.handle(now(), "127.0.0.1:9".parse().unwrap(), Transport::Tcp, &bytes) else {
@@ -208,8 +215,8 @@ fn run(ns: &str, server: &Arc<Mutex<Server>>, keys: &KeyStore, seen: &Arc<Mutex<
     // 3. Our NOTIFY, signed with the transfer key naming 127.0.0.1, sent to NSD's port.
     let zone = server.lock().unwrap().zones.get(&n("example.org.")).unwrap().clone();
     let mut notifier = Notifier::new(5);
-    notifier.zone_changed(&zone, keys, now());
-    let out = notifier.poll(now());
+    notifier.handle_zone_changed(now(), &zone, keys);
+    let out = poll(&mut notifier, now());
     assert_eq!(out.len(), 1, "{out:?}");
     let (peer, msg) = &out[0];
     assert_eq!(peer.ip().to_string(), "127.0.0.1");
@@ -219,7 +226,7 @@ fn run(ns: &str, server: &Arc<Mutex<Server>>, keys: &KeyStore, seen: &Arc<Mutex<
         .output()
         .unwrap();
     let reply = data_encoding::HEXLOWER.decode(String::from_utf8_lossy(&reply.stdout).trim().as_bytes()).unwrap();
-    assert!(notifier.on_reply(*peer, &reply, now()), "NSD's NOTIFY reply not accepted");
+    assert!(notifier.handle_reply(now(), *peer, &reply), "NSD's NOTIFY reply not accepted");
     // 4. NSD fetches the change by IXFR.
     wait_for(ns, "fresh.example.org.", "192.0.2.77");
     let kinds = seen.lock().unwrap().clone();

@@ -4,12 +4,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use dns_core::server::{Handled, Transport};
+use dns_core::transfer::{self, TransferIn, XfrError};
 use dns_core::tsig::{self, Algorithm, Key};
-use dns_core::xfr::{self, History, TransferIn, XfrError};
+use dns_core::xfr::{self, History};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use sansio::UnixTime;
 
 const NOW: u64 = 1_800_000_000;
 
@@ -45,17 +47,17 @@ fn serve(
     t: Transport,
     allow: bool,
 ) -> (Handled, Option<tsig::ClientState>) {
-    let raw = xfr::request(&n("example.org."), qtype, 77, current);
+    let raw = transfer::request(&n("example.org."), qtype, 77, current);
     let (raw, state) = match k {
         Some(k) => {
-            let (b, s) = tsig::sign_request(k, &raw, NOW);
+            let (b, s) = tsig::sign_request(k, &raw, UnixTime::from_secs(NOW));
             (b, Some(s))
         }
         None => (raw, None),
     };
-    let signed = tsig::verify_request(std::slice::from_ref(&key()), &raw, NOW).unwrap();
+    let signed = tsig::verify_request(std::slice::from_ref(&key()), &raw, UnixTime::from_secs(NOW)).unwrap();
     let msg = Message::from_vec(&raw).unwrap();
-    (xfr::answer(zones, hist, signed.as_ref(), &msg, t, allow, NOW), state)
+    (xfr::answer(zones, hist, signed.as_ref(), &msg, t, allow, UnixTime::from_secs(NOW)), state)
 }
 
 fn receive(h: Handled, state: Option<tsig::ClientState>, current: Option<Arc<Zone>>) -> Result<Zone, XfrError> {
@@ -68,7 +70,7 @@ fn receive(h: Handled, state: Option<tsig::ClientState>, current: Option<Arc<Zon
     };
     let mut t = TransferIn::new(n("example.org."), 77, current, state);
     for (i, m) in msgs.iter().enumerate() {
-        if let Some(z) = t.push(m, NOW)? {
+        if let Some(z) = t.push(m, UnixTime::from_secs(NOW))? {
             assert_eq!(i, msgs.len() - 1, "complete before the last message");
             return Ok(z);
         }
@@ -106,8 +108,13 @@ fn axfr_privileges() {
     assert!(matches!(h, Handled::Stream(_)));
     // A notify key can't transfer (the key is unknown to the server here: BADKEY before).
     let nk = Key::new(n("n._notify.example.org."), Algorithm::HmacSha256, b"x".to_vec());
-    let raw = tsig::sign_request(&nk, &xfr::request(&n("example.org."), RecordType::AXFR, 1, None), NOW).0;
-    let signed = tsig::verify_request(std::slice::from_ref(&nk), &raw, NOW).unwrap();
+    let raw = tsig::sign_request(
+        &nk,
+        &transfer::request(&n("example.org."), RecordType::AXFR, 1, None),
+        UnixTime::from_secs(NOW),
+    )
+    .0;
+    let signed = tsig::verify_request(std::slice::from_ref(&nk), &raw, UnixTime::from_secs(NOW)).unwrap();
     let h = xfr::answer(
         &zones,
         &History::default(),
@@ -115,7 +122,7 @@ fn axfr_privileges() {
         &Message::from_vec(&raw).unwrap(),
         Transport::Tcp,
         true,
-        NOW,
+        UnixTime::from_secs(NOW),
     );
     assert_eq!(refused(h), ResponseCode::Refused);
     // Tampered stream: TSIG fails.

@@ -13,9 +13,10 @@ use std::time::Duration;
 mod common;
 
 use dns_core::keys::KeyStore;
-use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::rr::Name;
+use sansio::{Instant, Now, UnixTime};
 
 const PORT: u16 = 5355;
 const SECRET: &str = "dG9vbHMtc2VjcmV0LWZvci10ZXN0cy0zMi1ieXRlcyE=";
@@ -60,7 +61,7 @@ fn zone_text() -> String {
 
 fn now() -> Now {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    Now { unix: d.as_secs(), mono_ns: d.as_nanos() as u64 }
+    Now { mono: Instant::from_nanos(d.as_nanos() as u64), wall: UnixTime::from_secs(d.as_secs()) }
 }
 
 /// Serves bridge queries with the shared server until the bridge goes away. UPDATEs

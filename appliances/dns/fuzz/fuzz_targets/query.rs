@@ -7,9 +7,10 @@
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use dns_core::server::{Handled, Now, Options, Server, Transport};
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
 use libfuzzer_sys::fuzz_target;
+use sansio::Now;
 
 fn zones() -> &'static Zones {
     static ZONES: OnceLock<Zones> = OnceLock::new();

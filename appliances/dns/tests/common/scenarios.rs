@@ -138,7 +138,7 @@ pub fn signed_notify(lab: &Lab, zone: &str) -> Option<u8> {
         secret: base64_decode(NOTIFY_KEY.1),
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let (bytes, _) = dns_core::tsig::sign_request(&key, &m.to_vec().unwrap(), now);
+    let (bytes, _) = dns_core::tsig::sign_request(&key, &m.to_vec().unwrap(), sansio::UnixTime::from_secs(now));
     raw_query(lab, &bytes).map(|r| r[3] & 0x0f)
 }
 

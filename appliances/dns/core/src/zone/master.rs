@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use data_encoding::{BASE64, HEXUPPER_PERMISSIVE};
-use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, BinEncoder, NameEncoding, Restrict};
 
 use super::{Zone, ZoneError};
@@ -563,6 +563,20 @@ pub(super) fn write(zone: &Zone) -> String {
         }
     }
     out
+}
+
+/// One record as [`write`] puts it in a master file (absolute owner, TTL, class, type,
+/// rdata; the RFC 3597 generic form when the text would not read back). For readable
+/// dumps of answers, whose records come from zones (class IN).
+pub(super) fn record_line(r: &Record) -> String {
+    let mut out = String::new();
+    match super::rdata_wire(&r.data) {
+        Some(wire) => write_one(&mut out, &fqdn_text(&r.name), r.record_type(), r.ttl, &wire, &Name::root()),
+        None => {
+            let _ = writeln!(out, "{} {} IN {} (rdata not encodable)", fqdn_text(&r.name), r.ttl, r.record_type());
+        }
+    }
+    out.trim_end().to_string()
 }
 
 fn write_one(out: &mut String, owner: &str, rtype: RecordType, ttl: u32, wire: &[u8], origin: &Name) {
