@@ -5,8 +5,11 @@
 //! `SIOCGIFMTU`, offloads are switched off so the kernel never hands up frames larger than
 //! the MTU, and the MAC is random and locally administered unless `--net-mac` gives one.
 
-use crate::abi;
+use super::{Action, Device, Devices, Module, Opt, acc, lookup};
+use crate::cli::Config;
+use crate::image::MftCopy;
 use crate::mem::GuestMemory;
+use hvt_abi::{DeviceType, HcNetIo, Hypercall, MftDevInfo, NET_HLEN, result};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
@@ -17,6 +20,67 @@ const TUNGETIFF: libc::c_ulong = 0x8004_54d2;
 const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
 const IFF_TAP: libc::c_short = 0x0002;
 const IFF_NO_PI: libc::c_short = 0x1000;
+
+pub static MODULE: Module = Module {
+    name: "net",
+    options: &[
+        Opt {
+            prefix: "--net:",
+            usage: "--net:NAME=TAP              attach the existing, up tap interface TAP (or @FD) as NAME",
+            attaches: Some(DeviceType::NetBasic),
+        },
+        Opt {
+            prefix: "--net-mac:",
+            usage: "--net-mac:NAME=MAC          MAC address of NAME (default: random, locally administered)",
+            attaches: None,
+        },
+    ],
+    check_option,
+    check_config,
+    setup,
+    hypercalls: &[Hypercall::NetWrite, Hypercall::NetRead],
+    handler: io,
+};
+
+fn check_option(opt: &str, prefix: &str, v: &str) -> Result<(), String> {
+    if prefix == "--net-mac:" && parse_mac(v).is_none() {
+        return Err(format!("Malformed MAC address in `{opt}'"));
+    }
+    Ok(())
+}
+
+fn check_config(cfg: &Config) -> Result<(), String> {
+    for (name, _) in cfg.opts("--net-mac:") {
+        if cfg.opt("--net:", name).is_none() {
+            return Err(format!("--net-mac:{name} given without --net:{name}"));
+        }
+    }
+    Ok(())
+}
+
+fn setup(cfg: &Config, mft: &mut MftCopy, devs: &mut Devices) -> Result<(), String> {
+    for (name, iface) in cfg.opts("--net:") {
+        let idx = lookup(mft, name, DeviceType::NetBasic)?;
+        let mac = cfg.opt("--net-mac:", name).and_then(parse_mac);
+        let n = Net::attach(iface, mac)?;
+        mft.attach(idx, MftDevInfo::net(n.mac, n.mtu), n.fd());
+        devs.poll.add(n.fd(), idx as u32);
+        devs.devs[idx] = Device::Net(n);
+    }
+    Ok(())
+}
+
+/// `struct hvt_hc_net_{read,write} { u64 handle, data, len; i32 ret; }`
+fn io(d: &mut Devices, hc: Hypercall, arg: u64, mem: &mut GuestMemory) -> Result<Action, String> {
+    let mut a: HcNetIo = mem.read_inout(arg).map_err(acc)?;
+    a.ret = match d.device(a.handle) {
+        Device::Net(n) if hc == Hypercall::NetWrite => n.write(mem, &a)?,
+        Device::Net(n) => n.read(mem, &mut a)?,
+        _ => result::EINVAL,
+    };
+    mem.write(arg, &a).map_err(acc)?;
+    Ok(Action::Continue)
+}
 
 pub struct Net {
     fd: OwnedFd,
@@ -153,16 +217,12 @@ impl Net {
         self.fd.as_raw_fd()
     }
 
-    /// `struct hvt_hc_net_write { u64 handle, data, len; i32 ret; }`
-    pub fn write(&self, mem: &mut GuestMemory, arg: u64) -> Result<(), String> {
-        let e = |e: crate::mem::AccessError| e.to_string();
-        mem.slice_mut(arg, 32).map_err(e)?;
-        let data = mem.read_u64(arg + 8).map_err(e)?;
-        let len = mem.read_u64(arg + 16).map_err(e)?;
-        if len > u64::from(self.mtu) + 14 {
-            return mem.write_i32(arg + 24, abi::SOLO5_R_EINVAL).map_err(e);
+    /// Sends one frame; returns `ret`.
+    fn write(&self, mem: &GuestMemory, a: &HcNetIo) -> Result<i32, String> {
+        if a.len > u64::from(self.mtu) + NET_HLEN as u64 {
+            return Ok(result::EINVAL);
         }
-        let buf = mem.slice(data, len).map_err(e)?;
+        let buf = mem.slice(a.data, a.len).map_err(acc)?;
         // SAFETY: `buf` is a readable slice of `buf.len()` bytes.
         let n = unsafe { libc::write(self.fd(), buf.as_ptr().cast(), buf.len()) };
         if n < 0 {
@@ -171,19 +231,15 @@ impl Net {
             if err.raw_os_error() != Some(libc::EAGAIN) {
                 return Err(format!("Fatal error: net write: {err}"));
             }
-        } else if n as u64 != len {
-            return Err(format!("Fatal error: net write: short write ({n} of {len} bytes)"));
+        } else if n as u64 != a.len {
+            return Err(format!("Fatal error: net write: short write ({n} of {} bytes)", a.len));
         }
-        mem.write_i32(arg + 24, abi::SOLO5_R_OK).map_err(e)
+        Ok(result::OK)
     }
 
-    /// `struct hvt_hc_net_read { u64 handle, data, len; i32 ret; }`
-    pub fn read(&self, mem: &mut GuestMemory, arg: u64) -> Result<(), String> {
-        let e = |e: crate::mem::AccessError| e.to_string();
-        mem.slice_mut(arg, 32).map_err(e)?;
-        let data = mem.read_u64(arg + 8).map_err(e)?;
-        let len = mem.read_u64(arg + 16).map_err(e)?;
-        let buf = mem.slice_mut(data, len).map_err(e)?;
+    /// Receives one frame into the guest buffer, setting `a.len`; returns `ret`.
+    fn read(&self, mem: &mut GuestMemory, a: &mut HcNetIo) -> Result<i32, String> {
+        let buf = mem.slice_mut(a.data, a.len).map_err(acc)?;
         // SAFETY: `buf` is a writable slice of `buf.len()` bytes.
         let n = unsafe { libc::read(self.fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
@@ -191,12 +247,12 @@ impl Net {
             if err.raw_os_error() != Some(libc::EAGAIN) {
                 return Err(format!("Fatal error: net read: {err}"));
             }
-            return mem.write_i32(arg + 24, abi::SOLO5_R_AGAIN).map_err(e);
+            return Ok(result::AGAIN);
         }
         if n == 0 {
-            return mem.write_i32(arg + 24, abi::SOLO5_R_AGAIN).map_err(e);
+            return Ok(result::AGAIN);
         }
-        mem.write_u64(arg + 16, n as u64).map_err(e)?;
-        mem.write_i32(arg + 24, abi::SOLO5_R_OK).map_err(e)
+        a.len = n as u64;
+        Ok(result::OK)
     }
 }
