@@ -10,16 +10,9 @@ use crate::cli::Config;
 use crate::image::MftCopy;
 use crate::mem::GuestMemory;
 use hvt_abi::{DeviceType, HcNetIo, Hypercall, MftDevInfo, NET_HLEN, result};
-use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
-const TUNGETIFF: libc::c_ulong = 0x8004_54d2;
-const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
-const IFF_TAP: libc::c_short = 0x0002;
-const IFF_NO_PI: libc::c_short = 0x1000;
 
 pub static MODULE: Module = Module {
     name: "net",
@@ -88,40 +81,8 @@ pub struct Net {
     pub mtu: u16,
 }
 
-#[repr(C)]
-struct IfReq {
-    name: [u8; libc::IFNAMSIZ],
-    /// Flags (short) or MTU (int), depending on the request.
-    data: [u8; 24],
-}
-
-fn ifreq(name: &str) -> Result<IfReq, String> {
-    if name.is_empty() || name.len() >= libc::IFNAMSIZ {
-        return Err(format!("{name}: invalid interface name"));
-    }
-    let mut r = IfReq { name: [0; libc::IFNAMSIZ], data: [0; 24] };
-    r.name[..name.len()].copy_from_slice(name.as_bytes());
-    Ok(r)
-}
-
-/// Runs an interface ioctl on a throw-away datagram socket.
-fn sock_ioctl(req: libc::c_ulong, r: &mut IfReq) -> std::io::Result<()> {
-    // SAFETY: plain socket(2) call; the result is checked and owned below.
-    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if s < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `s` is a fresh fd that nothing else owns.
-    let s = unsafe { OwnedFd::from_raw_fd(s) };
-    // SAFETY: `r` is a valid, writable ifreq-sized buffer (40 bytes) for SIOCGIF* requests.
-    let rc = unsafe { libc::ioctl(s.as_raw_fd(), req, r as *mut IfReq) };
-    if rc < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
-}
-
 fn mtu_of(name: &str) -> Result<u16, String> {
-    let mut r = ifreq(name)?;
-    sock_ioctl(libc::SIOCGIFMTU, &mut r).map_err(|e| format!("{name}: cannot read MTU: {e}"))?;
-    let mtu = i32::from_ne_bytes(r.data[..4].try_into().expect("4 bytes"));
+    let mtu = tap::mtu(name).map_err(|e| format!("{name}: cannot read MTU: {e}"))?;
     u16::try_from(mtu).map_err(|_| format!("{name}: unsupported MTU {mtu}"))
 }
 
@@ -168,47 +129,20 @@ impl Net {
             unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) };
             // SAFETY: the inherited fd becomes ours for the rest of the run.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            let mut r = ifreq("x")?;
-            // SAFETY: TUNGETIFF writes an ifreq into `r`, which is large enough.
-            let rc = unsafe { libc::ioctl(fd.as_raw_fd(), TUNGETIFF, &mut r as *mut IfReq) };
-            let mtu = if rc == 0 {
-                let len = r.name.iter().position(|&c| c == 0).unwrap_or(r.name.len());
-                mtu_of(&String::from_utf8_lossy(&r.name[..len])).unwrap_or(1500)
-            } else {
-                1500
-            };
+            // Not necessarily a tap (the tests hand over a socket): then the MTU is 1500.
+            let mtu = tap::bound_name(fd.as_raw_fd()).ok().and_then(|n| mtu_of(&n).ok()).unwrap_or(1500);
             return Ok(Net { fd, mac, mtu });
         }
-        let cname = CString::new(iface).map_err(|_| format!("{iface}: invalid interface name"))?;
-        // SAFETY: `cname` is a valid NUL-terminated string.
-        if unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
-            return Err(format!("Could not attach interface: {iface}: no such interface (create it first)"));
+        let fail = |e: &dyn std::fmt::Display| format!("Could not attach interface: {iface}: {e}");
+        if !tap::exists(iface) {
+            return Err(fail(&"no such interface (create it first)"));
         }
-        let mut r = ifreq(iface)?;
-        sock_ioctl(libc::SIOCGIFFLAGS, &mut r).map_err(|e| format!("Could not attach interface: {iface}: {e}"))?;
-        let flags = i16::from_ne_bytes(r.data[..2].try_into().expect("2 bytes"));
-        if flags & (libc::IFF_UP as i16 | libc::IFF_RUNNING as i16) == 0 {
-            return Err(format!("Could not attach interface: {iface}: interface is down"));
+        if !tap::is_up(iface).map_err(|e| fail(&e))? {
+            return Err(fail(&"interface is down"));
         }
-        // SAFETY: open(2) of a constant path; the result is checked and owned below.
-        let fd = unsafe { libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(format!("Could not attach interface: /dev/net/tun: {}", std::io::Error::last_os_error()));
-        }
-        // SAFETY: `fd` is a fresh fd that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mut r = ifreq(iface)?;
-        r.data[..2].copy_from_slice(&(IFF_TAP | IFF_NO_PI).to_ne_bytes());
-        // SAFETY: TUNSETIFF reads and updates the ifreq in `r`.
-        if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF, &mut r as *mut IfReq) } < 0 {
-            return Err(format!("Could not attach interface: {iface}: {}", std::io::Error::last_os_error()));
-        }
-        if &r.name[..iface.len()] != iface.as_bytes() || r.name[iface.len()] != 0 {
-            return Err(format!("Could not attach interface: {iface}: kernel returned another name"));
-        }
+        let fd = tap::open(iface, tap::Options { nonblocking: true, vnet_hdr: false }).map_err(|e| fail(&e))?;
         // No offloads: the kernel must never hand up frames larger than the MTU.
-        // SAFETY: TUNSETOFFLOAD takes an integer argument; failure is harmless.
-        unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETOFFLOAD, 0 as libc::c_ulong) };
+        let _ = tap::set_offload(fd.as_raw_fd(), 0);
         let mtu = mtu_of(iface)?;
         Ok(Net { fd, mac, mtu })
     }
