@@ -16,7 +16,7 @@
 //! return lands in `tender_guest_landing`, on the tender's own stack, which returns from
 //! `tender_enter_guest` with the exit status.
 
-mod insn;
+pub mod insn;
 
 use crate::devices::{Action, Devices, decode_out};
 use crate::mem::GuestMemory;
