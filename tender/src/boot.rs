@@ -1,8 +1,9 @@
 //! Guest low memory: the boot info page (both engines) and, for KVM, the GDT and identity
 //! page tables (ABI reference §2.4, §2.5, §8.2, §8.3).
 
-use crate::abi;
 use crate::mem::{AccessError, GuestMemory};
+use hvt_abi::BootInfo;
+use hvt_abi::x86_64 as layout;
 
 /// Writes the boot info at 0x10000, the filled-in manifest copy right after it and the
 /// NUL-terminated command line after that.
@@ -13,21 +14,25 @@ pub fn write_boot_info(
     manifest: &[u8],
     cmdline: &str,
 ) -> Result<(), AccessError> {
-    let mft_gpa = abi::BOOT_INFO_BASE + abi::BOOT_INFO_SIZE;
+    let mft_gpa = layout::MFT_COPY_ADDR;
     let cmdline_gpa = mft_gpa + manifest.len() as u64;
-    let mut bi = [0u8; abi::BOOT_INFO_SIZE as usize];
-    bi[abi::BI_MEM_SIZE..][..8].copy_from_slice(&mem.mem_size().to_le_bytes());
-    bi[abi::BI_KERNEL_END..][..8].copy_from_slice(&kernel_end.to_le_bytes());
-    bi[abi::BI_CPU_CYCLE_FREQ..][..8].copy_from_slice(&tsc_hz.to_le_bytes());
-    bi[abi::BI_CMDLINE..][..8].copy_from_slice(&cmdline_gpa.to_le_bytes());
-    bi[abi::BI_MFT..][..8].copy_from_slice(&mft_gpa.to_le_bytes());
-    // host_features, guest_features and net_ring stay 0: no ring I/O offered.
-    mem.setup_write(abi::BOOT_INFO_BASE, &bi)?;
+    let bi = BootInfo {
+        mem_size: mem.mem_size(),
+        kernel_end,
+        cpu_cycle_freq: tsc_hz,
+        cmdline: cmdline_gpa,
+        mft: mft_gpa,
+        // No ring I/O offered.
+        host_features: 0,
+        guest_features: 0,
+        net_ring: 0,
+    };
+    mem.setup_write(layout::BOOT_INFO_ADDR, &bi.to_bytes())?;
     mem.setup_write(mft_gpa, manifest)?;
     let mut c = Vec::with_capacity(cmdline.len() + 1);
     c.extend_from_slice(cmdline.as_bytes());
     c.push(0);
-    debug_assert!(c.len() <= abi::CMDLINE_SIZE);
+    debug_assert!(c.len() <= layout::CMDLINE_SIZE);
     mem.setup_write(cmdline_gpa, &c)
 }
 
@@ -39,22 +44,23 @@ pub fn write_page_tables(mem: &mut GuestMemory) -> Result<(), AccessError> {
     const RW: u64 = 2;
     const PS: u64 = 0x80;
     let mem_size = mem.mem_size();
-    let gdt: Vec<u8> = [0u64, abi::GDT_CODE, abi::GDT_DATA].iter().flat_map(|d| d.to_le_bytes()).collect();
-    mem.setup_write(abi::GDT_BASE, &gdt)?;
-    mem.setup_write(abi::PML4_BASE, &(abi::PDPT_BASE | P | RW).to_le_bytes())?;
-    let pdpt: Vec<u8> = (0..4u64).flat_map(|i| ((abi::PD_BASE + i * 0x1000) | P | RW).to_le_bytes()).collect();
-    mem.setup_write(abi::PDPT_BASE, &pdpt)?;
+    let gdt: Vec<u8> =
+        [0u64, layout::GDT_DESC_CODE, layout::GDT_DESC_DATA].iter().flat_map(|d| d.to_le_bytes()).collect();
+    mem.setup_write(layout::GDT_ADDR, &gdt)?;
+    mem.setup_write(layout::PML4_ADDR, &(layout::PDPT_ADDR | P | RW).to_le_bytes())?;
+    let pdpt: Vec<u8> = (0..4u64).flat_map(|i| ((layout::PDE_ADDR + i * 0x1000) | P | RW).to_le_bytes()).collect();
+    mem.setup_write(layout::PDPT_ADDR, &pdpt)?;
     let npd = mem_size.div_ceil(2 << 20);
     let pds: Vec<u8> = (0..npd)
-        .flat_map(|i| if i == 0 { abi::PT0_BASE | P | RW } else { (i << 21) | P | RW | PS }.to_le_bytes())
+        .flat_map(|i| if i == 0 { layout::PT0_ADDR | P | RW } else { (i << 21) | P | RW | PS }.to_le_bytes())
         .collect();
-    mem.setup_write(abi::PD_BASE, &pds)?;
+    mem.setup_write(layout::PDE_ADDR, &pds)?;
     let pt0: Vec<u8> = (0..512u64)
         .flat_map(|i| {
             let a = i << 12;
-            let e = if a < abi::BOOT_INFO_BASE {
+            let e = if a < layout::BOOT_INFO_ADDR {
                 0
-            } else if a < abi::GUEST_MIN_BASE {
+            } else if a < layout::GUEST_MIN_BASE {
                 a | P
             } else if a < mem_size {
                 a | P | RW
@@ -64,5 +70,5 @@ pub fn write_page_tables(mem: &mut GuestMemory) -> Result<(), AccessError> {
             e.to_le_bytes()
         })
         .collect();
-    mem.setup_write(abi::PT0_BASE, &pt0)
+    mem.setup_write(layout::PT0_ADDR, &pt0)
 }

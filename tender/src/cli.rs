@@ -2,7 +2,11 @@
 //! `tender [--engine=auto|kvm|process] [--mem=MiB] [--net:NAME=TAP] [--net-mac:NAME=MAC]
 //! [--block:NAME=FILE] [--block-sector-size:NAME=N] [--] IMAGE [ARGS...]`
 
-use crate::manifest::valid_name;
+use crate::devices::{MODULES, option_owner};
+
+fn valid_name(name: &str) -> bool {
+    hvt_abi::valid_device_name(name.as_bytes())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineChoice {
@@ -16,12 +20,24 @@ pub struct Config {
     pub engine: EngineChoice,
     /// Guest memory in bytes (rounded to 2 MiB).
     pub mem_size: u64,
-    pub nets: Vec<(String, String)>,
-    pub net_macs: Vec<(String, [u8; 6])>,
-    pub blocks: Vec<(String, String)>,
-    pub sector_sizes: Vec<(String, u16)>,
+    /// Device options `(prefix, NAME, VALUE)`, for the modules that own them.
+    pub device_opts: Vec<(&'static str, String, String)>,
     pub image: String,
     pub args: Vec<String>,
+}
+
+impl Config {
+    /// `(NAME, VALUE)` of every option given with `prefix` (e.g. `--net:`), in order.
+    pub fn opts<'a>(&'a self, prefix: &str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        // Prefixes are the modules' static strings; compare by content.
+        let prefix = prefix.to_owned();
+        self.device_opts.iter().filter(move |(p, _, _)| *p == prefix).map(|(_, n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The value of `prefix` for device `name`, if given.
+    pub fn opt(&self, prefix: &str, name: &str) -> Option<&str> {
+        self.opts(prefix).find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
 }
 
 #[derive(Debug)]
@@ -46,6 +62,12 @@ pub const DEFAULT_MEM_MIB: u64 = 512;
 const MIB: u64 = 1 << 20;
 
 pub fn usage(seccomp_kvm: usize, seccomp_process: usize) -> String {
+    let mut devices = String::new();
+    for o in MODULES.iter().flat_map(|m| m.options) {
+        devices.push_str("  ");
+        devices.push_str(o.usage);
+        devices.push('\n');
+    }
     format!(
         "usage: tender [OPTIONS] [--] IMAGE [ARGS...]\n\
          Boots a Solo5-hvt unikernel image.\n\n\
@@ -53,10 +75,7 @@ pub fn usage(seccomp_kvm: usize, seccomp_process: usize) -> String {
          \x20 --engine=auto|kvm|process   engine (default auto: kvm when /dev/kvm works and can run the\n\
          \x20                             image, else process)\n\
          \x20 --mem=MiB                   guest memory in MiB (default {DEFAULT_MEM_MIB}, rounded down to 2 MiB)\n\
-         \x20 --net:NAME=TAP              attach the existing, up tap interface TAP (or @FD) as NAME\n\
-         \x20 --net-mac:NAME=MAC          MAC address of NAME (default: random, locally administered)\n\
-         \x20 --block:NAME=FILE           attach FILE as block device NAME\n\
-         \x20 --block-sector-size:NAME=N  sector size of NAME (power of two >= 512, default 512)\n\
+         {devices}\
          \x20 --help, --version\n\n\
          Seccomp: once set up, the tender allows {seccomp_kvm} system calls under the kvm engine\n\
          and {seccomp_process} under the process engine (any call from guest memory is killed).\n"
@@ -75,8 +94,8 @@ fn named<'a>(opt: &str, rest: &'a str) -> Result<(&'a str, &'a str), CliError> {
     Ok((name, value))
 }
 
-fn dup(list: &[(String, impl Sized)], name: &str, opt: &str) -> Result<(), CliError> {
-    if list.iter().any(|(n, _)| n == name) {
+fn dup(cfg: &Config, prefix: &str, name: &str, opt: &str) -> Result<(), CliError> {
+    if cfg.opt(prefix, name).is_some() {
         return Err(err(format!("Device '{name}' given twice (`{opt}')")));
     }
     Ok(())
@@ -87,10 +106,7 @@ pub fn parse(args: &[String]) -> Result<(Command, Vec<String>), CliError> {
     let mut cfg = Config {
         engine: EngineChoice::Auto,
         mem_size: DEFAULT_MEM_MIB * MIB,
-        nets: Vec::new(),
-        net_macs: Vec::new(),
-        blocks: Vec::new(),
-        sector_sizes: Vec::new(),
+        device_opts: Vec::new(),
         image: String::new(),
         args: Vec::new(),
     };
@@ -127,27 +143,12 @@ pub fn parse(args: &[String]) -> Result<(Command, Vec<String>), CliError> {
                 notes.push(format!("adjusting memory to {bytes} bytes"));
             }
             cfg.mem_size = bytes;
-        } else if let Some(rest) = a.strip_prefix("--net:") {
+        } else if let Some((o, rest)) = option_owner(a) {
             let (name, v) = named(a, rest)?;
-            dup(&cfg.nets, name, a)?;
-            cfg.nets.push((name.into(), v.into()));
-        } else if let Some(rest) = a.strip_prefix("--net-mac:") {
-            let (name, v) = named(a, rest)?;
-            dup(&cfg.net_macs, name, a)?;
-            let mac =
-                crate::devices::net::parse_mac(v).ok_or_else(|| err(format!("Malformed MAC address in `{a}'")))?;
-            cfg.net_macs.push((name.into(), mac));
-        } else if let Some(rest) = a.strip_prefix("--block:") {
-            let (name, v) = named(a, rest)?;
-            dup(&cfg.blocks, name, a)?;
-            cfg.blocks.push((name.into(), v.into()));
-        } else if let Some(rest) = a.strip_prefix("--block-sector-size:") {
-            let (name, v) = named(a, rest)?;
-            dup(&cfg.sector_sizes, name, a)?;
-            let n: u16 = v.parse().ok().filter(|n: &u16| *n >= 512 && n.is_power_of_two()).ok_or_else(|| {
-                err(format!("Block size must be a multiple of 2 greater than or equal 512 (power of two): `{a}'"))
-            })?;
-            cfg.sector_sizes.push((name.into(), n));
+            dup(&cfg, o.prefix, name, a)?;
+            let m = MODULES.iter().find(|m| m.options.iter().any(|x| x.prefix == o.prefix)).expect("owner");
+            (m.check_option)(a, o.prefix, v).map_err(err)?;
+            cfg.device_opts.push((o.prefix, name.into(), v.into()));
         } else {
             return Err(CliError { msg: format!("Invalid option: `{a}'"), usage: true });
         }
@@ -157,15 +158,8 @@ pub fn parse(args: &[String]) -> Result<(Command, Vec<String>), CliError> {
     };
     cfg.image = image.clone();
     cfg.args = args[i + 1..].to_vec();
-    for (name, _) in cfg.net_macs.iter() {
-        if !cfg.nets.iter().any(|(n, _)| n == name) {
-            return Err(err(format!("--net-mac:{name} given without --net:{name}")));
-        }
-    }
-    for (name, _) in cfg.sector_sizes.iter() {
-        if !cfg.blocks.iter().any(|(n, _)| n == name) {
-            return Err(err(format!("--block-sector-size:{name} given without --block:{name}")));
-        }
+    for m in MODULES {
+        (m.check_config)(&cfg).map_err(err)?;
     }
     Ok((Command::Run(cfg), notes))
 }
@@ -173,7 +167,7 @@ pub fn parse(args: &[String]) -> Result<(Command, Vec<String>), CliError> {
 /// The guest command line: the arguments after IMAGE joined by single spaces.
 pub fn cmdline(args: &[String]) -> Result<String, String> {
     let s = args.join(" ");
-    if s.len() >= crate::abi::CMDLINE_SIZE || s.contains('\0') {
+    if s.len() >= hvt_abi::CMDLINE_SIZE || s.contains('\0') {
         return Err("Guest command line too long (max 8191 characters)".into());
     }
     Ok(s)
@@ -196,7 +190,7 @@ mod tests {
         };
         assert_eq!(c.mem_size, 2 << 20);
         assert_eq!(notes.len(), 1);
-        assert_eq!(c.nets, vec![("service0".to_string(), "tap0".to_string())]);
+        assert_eq!(c.opts("--net:").collect::<Vec<_>>(), vec![("service0", "tap0")]);
         assert_eq!(c.image, "img");
         assert_eq!(c.args, vec!["a", "--b"]);
         assert!(p(&["--bogus", "img"]).unwrap_err().usage);

@@ -5,9 +5,11 @@
 //! KVM_GET_SUPPORTED_CPUID, long-mode registers, TSC frequency into the boot info; then the
 //! seccomp filter, then the run loop with upstream's exit handling (§4.5).
 
-use crate::devices::{Action, Devices};
+use crate::devices::{Action, Devices, PortError, decode_out};
 use crate::mem::GuestMemory;
-use crate::{Prepared, abi, boot, elf, fail, load_segments, seccomp, synth};
+use crate::{Prepared, boot, fail, image, load_segments, seccomp, synth};
+use hvt_abi::Hypercall;
+use hvt_abi::x86_64 as layout;
 use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, kvm_segment, kvm_userspace_memory_region};
 use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
 use std::os::fd::AsRawFd;
@@ -24,7 +26,7 @@ struct Vm {
     tsc_hz: u64,
 }
 
-fn setup(mem_size: u64, image: &elf::Image, file: &[u8]) -> Result<Vm, String> {
+fn setup(mem_size: u64, image: &image::Loaded, file: &[u8]) -> Result<Vm, String> {
     let kvm = Kvm::new().map_err(|e| format!("/dev/kvm: {e}"))?;
     if kvm.get_api_version() != 12 {
         return Err(format!("KVM API version {} is not 12", kvm.get_api_version()));
@@ -69,7 +71,7 @@ fn setup(mem_size: u64, image: &elf::Image, file: &[u8]) -> Result<Vm, String> {
         mem.set_readonly(s.start, s.end);
     }
     // The boot info area is read-only for the guest; hypercalls must not write it either.
-    mem.set_readonly(0, abi::GUEST_MIN_BASE);
+    mem.set_readonly(0, layout::GUEST_MIN_BASE);
 
     let vcpu = vm.create_vcpu(0).map_err(|e| format!("KVM_CREATE_VCPU: {e}"))?;
     let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| format!("KVM_GET_SUPPORTED_CPUID: {e}"))?;
@@ -96,21 +98,21 @@ fn setup(mem_size: u64, image: &elf::Image, file: &[u8]) -> Result<Vm, String> {
     (sregs.ds, sregs.es, sregs.fs, sregs.gs, sregs.ss) = (data, data, data, data, data);
     sregs.tr = kvm_segment { limit: 0, selector: 0, type_: 11, s: 0, db: 0, g: 0, ..seg(0, 11, 0, 0) };
     sregs.ldt = kvm_segment { unusable: 1, present: 0, type_: 2, s: 0, ..seg(0, 2, 0, 0) };
-    sregs.gdt.base = abi::GDT_BASE;
+    sregs.gdt.base = layout::GDT_ADDR;
     sregs.gdt.limit = 23;
     sregs.idt.base = 0;
     sregs.idt.limit = 0;
-    sregs.cr0 = abi::CR0_INIT;
-    sregs.cr3 = abi::PML4_BASE;
-    sregs.cr4 = abi::CR4_INIT;
-    sregs.efer = abi::EFER_INIT;
+    sregs.cr0 = layout::CR0_INIT;
+    sregs.cr3 = layout::PML4_ADDR;
+    sregs.cr4 = layout::CR4_INIT;
+    sregs.efer = layout::EFER_INIT;
     vcpu.set_sregs(&sregs).map_err(|e| format!("KVM_SET_SREGS: {e}"))?;
 
     let khz = vcpu.get_tsc_khz().map_err(|e| format!("KVM_GET_TSC_KHZ: {e} (unstable TSC?)"))?;
     let regs = kvm_bindings::kvm_regs {
         rip: image.entry,
         rsp: mem_size - 8,
-        rdi: abi::BOOT_INFO_BASE,
+        rdi: layout::BOOT_INFO_ADDR,
         rflags: 2,
         ..Default::default()
     };
@@ -120,8 +122,8 @@ fn setup(mem_size: u64, image: &elf::Image, file: &[u8]) -> Result<Vm, String> {
 
 /// What a vCPU exit means to the tender.
 enum Exit {
-    Hypercall(u16, u64),
-    BadPort(u16),
+    Hypercall(Hypercall, u64),
+    BadPort(PortError),
     Internal,
     FailEntry(u64),
     Other,
@@ -133,14 +135,15 @@ enum Exit {
 fn next_exit(vcpu: &mut VcpuFd) -> Exit {
     match vcpu.run() {
         Ok(VcpuExit::IoOut(port, data)) => {
-            let nr = port.wrapping_sub(abi::HVT_PORT_BASE);
-            if data.len() == 4 && port >= abi::HVT_PORT_BASE && nr < abi::HVT_HYPERCALL_MAX {
-                Exit::Hypercall(nr, u64::from(u32::from_le_bytes(data.try_into().expect("4 bytes"))))
-            } else {
-                Exit::BadPort(port)
+            let mut value = [0u8; 4];
+            let n = data.len().min(4);
+            value[..n].copy_from_slice(&data[..n]);
+            match decode_out(port, data.len(), u32::from_le_bytes(value)) {
+                Ok((hc, gpa)) => Exit::Hypercall(hc, gpa),
+                Err(e) => Exit::BadPort(e),
             }
         }
-        Ok(VcpuExit::IoIn(port, _)) => Exit::BadPort(port),
+        Ok(VcpuExit::IoIn(port, _)) => Exit::BadPort(PortError::BadPort(port)),
         Ok(VcpuExit::InternalError) => Exit::Internal,
         Ok(VcpuExit::FailEntry(reason, _)) => Exit::FailEntry(reason),
         Ok(_) => Exit::Other,
@@ -148,6 +151,10 @@ fn next_exit(vcpu: &mut VcpuFd) -> Exit {
         Err(e) if e.errno() == libc::EFAULT => Exit::Fault,
         Err(e) => Exit::RunFailed(e.to_string()),
     }
+}
+
+fn rip_u64(vcpu: &VcpuFd) -> u64 {
+    vcpu.get_regs().map_or(0, |r| r.rip)
 }
 
 fn rip(vcpu: &VcpuFd) -> String {
@@ -177,15 +184,12 @@ fn internal_error(vcpu: &mut VcpuFd) -> String {
 fn run_loop(vm: &mut Vm, devices: &mut Devices) -> i32 {
     loop {
         match next_exit(&mut vm.vcpu) {
-            Exit::Hypercall(0, _) => return fail("Invalid guest hypercall: num=0"),
-            Exit::Hypercall(nr, gpa) => match devices.hypercall(nr, gpa, &mut vm.mem) {
+            Exit::Hypercall(hc, gpa) => match devices.hypercall(hc, gpa, &mut vm.mem) {
                 Ok(Action::Continue) => {}
                 Ok(Action::Halt(status)) => return status,
-                Err(e) => return fail(format!("{e} (hypercall {nr}, rip={})", rip(&vm.vcpu))),
+                Err(e) => return fail(format!("{e} (hypercall {}, rip={})", hc.nr(), rip(&vm.vcpu))),
             },
-            Exit::BadPort(port) => {
-                return fail(format!("Invalid guest port access: port={port:#x}, rip={}", rip(&vm.vcpu)));
-            }
+            Exit::BadPort(e) => return fail(e.describe(rip_u64(&vm.vcpu))),
             Exit::Internal => return fail(internal_error(&mut vm.vcpu)),
             Exit::FailEntry(r) => return fail(format!("KVM: entry failure: hw_entry_failure_reason={r:#x}")),
             Exit::Other => {
@@ -226,8 +230,7 @@ pub fn run(mut p: Prepared) -> i32 {
         Err(e) => return fail(e),
     };
     let tsc_hz = vm.tsc_hz;
-    if let Err(e) = boot::write_boot_info(&mut vm.mem, p.image.kernel_end, tsc_hz, p.image.manifest.bytes(), &p.cmdline)
-    {
+    if let Err(e) = boot::write_boot_info(&mut vm.mem, p.image.kernel_end, tsc_hz, p.image.mft.bytes(), &p.cmdline) {
         return fail(e);
     }
     drop(std::mem::take(&mut p.file));
@@ -263,11 +266,11 @@ pub fn probe() -> Result<Probe, String> {
 fn probe_uncached() -> Result<Probe, String> {
     let mem_size = 2 << 20;
     let file = synth::ImageBuilder::new().code(synth::puts_halt(b"", 0, synth::XORPS)).build();
-    let image = elf::parse(&file, mem_size)?;
+    let image = image::load(&file, mem_size)?;
     let mut vm = setup(mem_size, &image, &file)?;
     loop {
         return match next_exit(&mut vm.vcpu) {
-            Exit::Hypercall(abi::HC_HALT, _) => Ok(Probe::Full),
+            Exit::Hypercall(Hypercall::Halt, _) => Ok(Probe::Full),
             Exit::Internal => Ok(Probe::NoSse),
             Exit::Interrupted => continue,
             _ => Err("probe guest did not halt".into()),

@@ -5,26 +5,27 @@
 //! process, trapping its hypercalls and privileged instructions with a signal handler.
 //! See README.md for the isolation each gives.
 
-pub mod abi;
 pub mod boot;
 pub mod cli;
 pub mod devices;
-pub mod elf;
+pub mod image;
 pub mod kvm;
-pub mod manifest;
 pub mod mem;
 pub mod process;
 pub mod seccomp;
 pub mod synth;
 
-use cli::{Command, Config, EngineChoice};
-use devices::{Device, Devices};
+/// The shared ELF/note reader, under the name the tests use.
+pub use hvt_abi::elf;
+
+use cli::{Command, EngineChoice};
+use devices::Devices;
 use mem::GuestMemory;
 
 /// Everything an engine needs: the validated image, guest memory size, attached devices,
 /// and the guest command line.
 pub struct Prepared {
-    pub image: elf::Image,
+    pub image: image::Loaded,
     pub file: Vec<u8>,
     pub mem_size: u64,
     pub devices: Devices,
@@ -43,64 +44,13 @@ pub fn fail(msg: impl std::fmt::Display) -> i32 {
 
 /// Copies the non-empty `PT_LOAD` segments to their guest addresses. The memory is fresh
 /// and zeroed, so `[filesz, memsz)` is already zero.
-pub fn load_segments(mem: &mut GuestMemory, image: &elf::Image, file: &[u8]) -> Result<(), String> {
+pub fn load_segments(mem: &mut GuestMemory, image: &image::Loaded, file: &[u8]) -> Result<(), String> {
     for s in &image.segments {
-        let data = &file[s.offset as usize..(s.offset + s.filesz) as usize];
+        // The reader checked that every segment's bytes lie inside the file.
+        let data = file.get(s.offset as usize..(s.offset + s.filesz) as usize).unwrap_or(&[]);
         mem.setup_write(s.vaddr, data).map_err(|e| format!("loading segment at {:#x}: {e}", s.vaddr))?;
     }
     Ok(())
-}
-
-/// Opens and attaches the devices named on the command line, fills the manifest copy and
-/// checks that every declared device is attached.
-fn attach_devices(cfg: &Config, image: &mut elf::Image) -> Result<Devices, String> {
-    let mft = &mut image.manifest;
-    let mut devs: Vec<Device> = mft.entries.iter().map(|_| Device::None).collect();
-    let mut poll = devices::poll::Poll::default();
-    let lookup = |name: &str, kind: u32| -> Result<usize, String> {
-        let idx = mft.find(name).ok_or_else(|| format!("Resource not declared in manifest: '{name}'"))?;
-        if mft.entries[idx].kind != kind {
-            return Err(format!(
-                "Device '{name}' is declared as {} in the manifest, not {}",
-                manifest::kind_name(mft.entries[idx].kind),
-                manifest::kind_name(kind)
-            ));
-        }
-        Ok(idx)
-    };
-    let mut blocks = Vec::new();
-    for (name, path) in &cfg.blocks {
-        blocks.push((lookup(name, abi::MFT_DEV_BLOCK_BASIC)?, name, path));
-    }
-    let mut nets = Vec::new();
-    for (name, iface) in &cfg.nets {
-        nets.push((lookup(name, abi::MFT_DEV_NET_BASIC)?, name, iface));
-    }
-    for (idx, name, path) in blocks {
-        let bs = cfg.sector_sizes.iter().find(|(n, _)| n == name).map_or(512, |(_, s)| *s);
-        let b = devices::block::Block::open(path, bs).map_err(|e| format!("{name}: {e}"))?;
-        mft.set_block(idx, b.capacity, b.block_size, b.fd());
-        devs[idx] = Device::Block(b);
-    }
-    for (idx, name, iface) in nets {
-        let mac = cfg.net_macs.iter().find(|(n, _)| n == name).map(|(_, m)| *m);
-        let n = devices::net::Net::attach(iface, mac)?;
-        mft.set_net(idx, n.mac, n.mtu, n.fd());
-        poll.add(n.fd(), idx as u32);
-        devs[idx] = Device::Net(n);
-    }
-    for (i, e) in mft.entries.iter().enumerate().skip(1) {
-        if !mft.attached(i) {
-            return Err(format!(
-                "Device '{}' of type {} declared but not attached.\n\
-                 tender: All declared devices must be attached. See --help for syntax.",
-                e.name,
-                manifest::kind_name(e.kind)
-            ));
-        }
-    }
-    let test_forbidden_syscall = std::env::var_os("TENDER_TEST_SECCOMP_KILL").is_some_and(|v| v == "1");
-    Ok(Devices { devs, poll, test_forbidden_syscall })
 }
 
 /// Picks the engine for `--engine=auto` and says why.
@@ -135,7 +85,7 @@ pub fn run(args: Vec<String>) -> i32 {
             return 0;
         }
         Command::Version => {
-            println!("tender {} (Solo5 hvt ABI version {})", env!("CARGO_PKG_VERSION"), abi::HVT_ABI_VERSION);
+            println!("tender {} (Solo5 hvt ABI version {})", env!("CARGO_PKG_VERSION"), hvt_abi::HVT_ABI_VERSION);
             return 0;
         }
         Command::Run(c) => c,
@@ -147,7 +97,7 @@ pub fn run(args: Vec<String>) -> i32 {
         Ok(f) => f,
         Err(e) => return fail(format!("{}: {e}", cfg.image)),
     };
-    let mut image = match elf::parse(&file, cfg.mem_size) {
+    let mut image = match image::load(&file, cfg.mem_size) {
         Ok(i) => i,
         Err(e) => return fail(format!("{}: {e}", cfg.image)),
     };
@@ -162,7 +112,7 @@ pub fn run(args: Vec<String>) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let devices = match attach_devices(&cfg, &mut image) {
+    let devices = match devices::attach(&cfg, &mut image.mft) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };

@@ -7,6 +7,7 @@
 //! argument can make the tender read or write outside the guest, or fault on a protected
 //! page.
 
+use hvt_abi::GuestStruct;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,17 +89,22 @@ impl GuestMemory {
         Ok(unsafe { std::slice::from_raw_parts_mut(std::ptr::with_exposed_provenance_mut::<u8>(addr), len as usize) })
     }
 
-    pub fn read_u64(&self, gpa: u64) -> Result<u64, AccessError> {
-        Ok(u64::from_le_bytes(self.slice(gpa, 8)?.try_into().expect("8 bytes")))
+    /// Copies a hypercall argument (or any [`GuestStruct`]) in from `gpa`.
+    pub fn read<T: GuestStruct>(&self, gpa: u64) -> Result<T, AccessError> {
+        let b = self.slice(gpa, T::SIZE as u64)?;
+        Ok(T::read_from(b).expect("slice has SIZE bytes"))
     }
 
-    pub fn write_u64(&mut self, gpa: u64, v: u64) -> Result<(), AccessError> {
-        self.slice_mut(gpa, 8)?.copy_from_slice(&v.to_le_bytes());
-        Ok(())
+    /// Copies an in/out argument in from `gpa`, first checking that all of it is writable,
+    /// so that a hypercall whose result cannot be stored fails before it acts.
+    pub fn read_inout<T: GuestStruct>(&mut self, gpa: u64) -> Result<T, AccessError> {
+        let b = self.slice_mut(gpa, T::SIZE as u64)?;
+        Ok(T::read_from(b).expect("slice has SIZE bytes"))
     }
 
-    pub fn write_i32(&mut self, gpa: u64, v: i32) -> Result<(), AccessError> {
-        self.slice_mut(gpa, 4)?.copy_from_slice(&v.to_le_bytes());
+    /// Copies `v` back out to `gpa`.
+    pub fn write<T: GuestStruct>(&mut self, gpa: u64, v: &T) -> Result<(), AccessError> {
+        v.write_to(self.slice_mut(gpa, T::SIZE as u64)?);
         Ok(())
     }
 
@@ -147,7 +153,9 @@ mod tests {
         assert!(m.slice_mut(199, 1).is_err());
         assert!(m.slice_mut(200, 8).is_ok());
         assert!(m.slice(150, 8).is_ok());
-        m.write_u64(8, 42).unwrap();
-        assert_eq!(m.read_u64(8).unwrap(), 42);
+        m.write(8, &hvt_abi::HcWalltime { nsecs: 42 }).unwrap();
+        assert_eq!(m.read::<hvt_abi::HcWalltime>(8).unwrap().nsecs, 42);
+        assert!(m.read_inout::<hvt_abi::HcWalltime>(196).is_err());
+        assert!(m.read::<hvt_abi::HcWalltime>(196).is_ok());
     }
 }

@@ -2,7 +2,6 @@
 //! malformed) images for tests. Not a general linker: one code segment at 0x100000, an ABI
 //! note and a manifest note, each in its own `PT_NOTE`.
 
-use crate::abi;
 use crate::elf::{PF_R, PF_X};
 
 /// Where the code segment is loaded.
@@ -42,11 +41,11 @@ impl ImageBuilder {
             flags: PF_R | PF_X,
             align: 0x1000,
             memsz: None,
-            abi_target: abi::ABI_TARGET_HVT,
-            abi_version: abi::HVT_ABI_VERSION,
+            abi_target: hvt_abi::abi_target::HVT,
+            abi_version: hvt_abi::HVT_ABI_VERSION,
             abi: true,
             manifest: true,
-            mft_version: abi::MFT_VERSION,
+            mft_version: hvt_abi::MFT_VERSION,
             attached: false,
             devices: Vec::new(),
         }
@@ -125,7 +124,7 @@ impl ImageBuilder {
         if self.abi {
             abi_note.extend_from_slice(&6u32.to_le_bytes());
             abi_note.extend_from_slice(&16u32.to_le_bytes());
-            abi_note.extend_from_slice(&abi::NOTE_TYPE_ABI.to_le_bytes());
+            abi_note.extend_from_slice(&hvt_abi::NOTE_TYPE_ABI.to_le_bytes());
             abi_note.extend_from_slice(b"Solo5\0\0\0");
             for w in [self.abi_target, self.abi_version, 0, 0] {
                 abi_note.extend_from_slice(&w.to_le_bytes());
@@ -137,7 +136,7 @@ impl ImageBuilder {
             let n = 1 + self.devices.len();
             mft_note.extend_from_slice(&6u32.to_le_bytes());
             mft_note.extend_from_slice(&((12 + 104 * n) as u32).to_le_bytes());
-            mft_note.extend_from_slice(&abi::NOTE_TYPE_MFT.to_le_bytes());
+            mft_note.extend_from_slice(&hvt_abi::NOTE_TYPE_MFT.to_le_bytes());
             mft_note.extend_from_slice(b"Solo5\0\0\0");
             mft_note.extend_from_slice(&[0; 4]);
             mft_note.extend_from_slice(&self.mft_version.to_le_bytes());
@@ -149,7 +148,7 @@ impl ImageBuilder {
                 e[96] = u8::from(attached);
                 mft_note.extend_from_slice(&e);
             };
-            entry("", abi::MFT_RESERVED_FIRST, self.attached);
+            entry("", hvt_abi::mft_type::RESERVED_FIRST, self.attached);
             for (name, kind) in &self.devices {
                 entry(name, *kind, false);
             }
@@ -195,13 +194,13 @@ pub fn puts_halt(msg: &[u8], status: i32, prefix: &[u8]) -> Vec<u8> {
         c.push(0xb8); // mov eax, imm32
         c.extend_from_slice(&puts.to_le_bytes());
         c.push(0xba); // mov edx, imm32
-        c.extend_from_slice(&u32::from(abi::HVT_PORT_BASE + abi::HC_PUTS).to_le_bytes());
+        c.extend_from_slice(&u32::from(hvt_abi::Hypercall::Puts.port()).to_le_bytes());
         c.push(0xef); // out dx, eax
     }
     c.push(0xb8);
     c.extend_from_slice(&halt.to_le_bytes());
     c.push(0xba);
-    c.extend_from_slice(&u32::from(abi::HVT_PORT_BASE + abi::HC_HALT).to_le_bytes());
+    c.extend_from_slice(&u32::from(hvt_abi::Hypercall::Halt.port()).to_le_bytes());
     c.push(0xef);
     c.extend_from_slice(&[0xeb, 0xfe]); // jmp . (never reached)
     c.resize(DATA_OFF, 0xcc);

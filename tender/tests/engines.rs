@@ -125,9 +125,22 @@ macro_rules! engine_tests {
             #[test]
             fn forbidden_syscall_after_start_kills_tender() {
                 setup();
-                let r = run_cmd(&[], &[ENGINE, guest("hello").to_str().unwrap()], &[("TENDER_TEST_SECCOMP_KILL", "1")]);
+                let r = run_with(
+                    tender_with_test_hooks(),
+                    &[],
+                    &[ENGINE, guest("hello").to_str().unwrap()],
+                    &[("TENDER_TEST_SECCOMP_KILL", "1")],
+                );
                 assert_eq!(r.signal, Some(libc::SIGSYS), "{}", r.describe());
                 assert!(!r.stdout.contains("SUCCESS"), "{}", r.describe());
+            }
+
+            #[test]
+            fn test_hook_is_absent_from_the_normal_build() {
+                setup();
+                let r = run_cmd(&[], &[ENGINE, guest("hello").to_str().unwrap()], &[("TENDER_TEST_SECCOMP_KILL", "1")]);
+                assert_eq!(r.status, Some(0), "{}", r.describe());
+                assert!(r.stdout.contains("SUCCESS"), "{}", r.describe());
             }
 
             #[test]

@@ -209,58 +209,16 @@ pub fn write_sha256sums(dist: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-// --- ELF checks (the Solo5 loader's rules, see shared/reference/solo5-hvt-abi.md §3) ---
+// --- ELF checks: the Solo5 loader's rules (shared/reference/solo5-hvt-abi.md §3), read by the
+// tender's own reader (`hvt_abi::elf`), plus what only an image build can get wrong.
 
-const PT_LOAD: u32 = 1;
-const PT_DYNAMIC: u32 = 2;
-const PT_NOTE: u32 = 4;
-const PF_X: u32 = 1;
-const PF_W: u32 = 2;
-const MIN_BASE: u64 = 0x10_0000;
-const PAGE: u64 = 0x1000;
-const NOTE_ABI: u32 = 0x3149_4241;
-const NOTE_MFT: u32 = 0x3154_464d;
-const MFT_ENTRY: usize = 104;
-const MFT_RESERVED_FIRST: u32 = 0x4000_0000;
+use hvt_abi::elf::{PF_W, PF_X, PT_DYNAMIC, PT_LOAD};
+use hvt_abi::x86_64::{GUEST_MIN_BASE as MIN_BASE, MEM_MAX};
 
-fn u16_at(b: &[u8], off: usize) -> Result<u16, String> {
-    b.get(off..off + 2).map(|s| u16::from_le_bytes([s[0], s[1]])).ok_or_else(|| "truncated ELF file".to_string())
-}
-
-fn u32_at(b: &[u8], off: usize) -> Result<u32, String> {
-    b.get(off..off + 4)
-        .map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
-        .ok_or_else(|| "truncated ELF file".to_string())
-}
-
-fn u64_at(b: &[u8], off: usize) -> Result<u64, String> {
-    b.get(off..off + 8)
-        .map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes")))
-        .ok_or_else(|| "truncated ELF file".to_string())
-}
-
-struct Phdr {
-    kind: u32,
-    flags: u32,
-    offset: u64,
-    vaddr: u64,
-    filesz: u64,
-    memsz: u64,
-    align: u64,
-}
-
-/// The first note of a `PT_NOTE`, if it is a Solo5 note: `(type, descriptor)`.
-fn first_solo5_note(seg: &[u8]) -> Result<Option<(u32, &[u8])>, String> {
-    if seg.len() < 12 {
-        return Err("a PT_NOTE is shorter than a note header".into());
-    }
-    let (namesz, descsz, kind) = (u32_at(seg, 0)?, u32_at(seg, 4)? as usize, u32_at(seg, 8)?);
-    if namesz != 6 || seg.len() < 20 || &seg[12..18] != b"Solo5\0" {
-        return Ok(None);
-    }
-    let desc = seg.get(20..20 + descsz).ok_or("a Solo5 note runs past its PT_NOTE")?;
-    Ok(Some((kind, desc)))
-}
+#[cfg(test)]
+const MFT_ENTRY: usize = hvt_abi::MftEntry::SIZE;
+#[cfg(test)]
+const MFT_RESERVED_FIRST: u32 = hvt_abi::mft_type::RESERVED_FIRST;
 
 /// Checks an image file against the loader rules (see the module docs); returns what it
 /// found.
@@ -268,132 +226,51 @@ pub fn check_image(path: &Path) -> Result<ImageReport, String> {
     let shown = path.display();
     let b = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
     let fail = |msg: String| Err(format!("{shown}: {msg}"));
-    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 || b[5] != 1 || b[6] != 1 {
-        return fail("not a little-endian ELF64 file".into());
-    }
-    let (e_type, machine) = (u16_at(&b, 16)?, u16_at(&b, 18)?);
-    if e_type != 2 {
-        return fail(format!("e_type is {e_type}, not ET_EXEC (2); a PIE/static-PIE image is rejected by tenders"));
-    }
-    if machine != 62 {
-        return fail(format!("e_machine is {machine}, not x86_64 (62)"));
-    }
-    let entry = u64_at(&b, 24)?;
-    let phoff = u64_at(&b, 32)? as usize;
-    let (ehsize, phentsize, phnum) = (u16_at(&b, 52)?, u16_at(&b, 54)?, u16_at(&b, 56)?);
-    if ehsize != 64 || phentsize != 56 || phnum == 0 {
-        return fail(format!("unexpected ELF header sizes (ehsize {ehsize}, phentsize {phentsize}, phnum {phnum})"));
-    }
-    let mut phdrs = Vec::new();
-    for i in 0..phnum as usize {
-        let o = phoff + 56 * i;
-        phdrs.push(Phdr {
-            kind: u32_at(&b, o)?,
-            flags: u32_at(&b, o + 4)?,
-            offset: u64_at(&b, o + 8)?,
-            vaddr: u64_at(&b, o + 16)?,
-            filesz: u64_at(&b, o + 32)?,
-            memsz: u64_at(&b, o + 40)?,
-            align: u64_at(&b, o + 48)?,
-        });
-    }
-    if phdrs.iter().any(|p| p.kind == PT_DYNAMIC) {
+    // The largest guest any tender can give it: the image must fit below 4 GiB.
+    let img = match hvt_abi::elf::parse(&b, MEM_MAX) {
+        Ok(i) => i,
+        Err(e) => return fail(e.to_string()),
+    };
+    if img.phdrs().any(|p| p.p_type == PT_DYNAMIC) {
         return fail("has a PT_DYNAMIC segment (dynamically linked)".into());
     }
     let mut loads = Vec::new();
-    let mut prev_end = 0u64;
-    let mut entry_ok = false;
-    for p in phdrs.iter().filter(|p| p.kind == PT_LOAD) {
-        let what = format!("PT_LOAD at {:#x}", p.vaddr);
+    for p in img.phdrs().filter(|p| p.p_type == PT_LOAD) {
+        // The loader skips empty segments; none may be W+X all the same.
         if p.flags & PF_W != 0 && p.flags & PF_X != 0 {
-            return fail(format!("{what} is both writable and executable"));
-        }
-        if p.align == 0 || !p.align.is_power_of_two() {
-            return fail(format!("{what} has alignment {:#x}, not a power of two", p.align));
-        }
-        let start = p.vaddr & !(p.align - 1);
-        let end = (p.vaddr + p.memsz).next_multiple_of(p.align);
-        if p.vaddr < MIN_BASE || start < MIN_BASE {
-            return fail(format!("{what} lies below {MIN_BASE:#x}"));
-        }
-        if start % PAGE != 0 || end % PAGE != 0 || p.vaddr % PAGE != 0 {
-            return fail(format!("{what} is not 4 KiB aligned"));
-        }
-        if start < prev_end {
-            return fail(format!("{what} overlaps or precedes the previous PT_LOAD"));
-        }
-        if p.memsz < p.filesz || (p.offset + p.filesz) as usize > b.len() {
-            return fail(format!("{what} has inconsistent sizes"));
-        }
-        prev_end = end;
-        if p.flags & PF_X != 0 && (p.vaddr..p.vaddr + p.memsz).contains(&entry) {
-            entry_ok = true;
+            return fail(format!("PT_LOAD at {:#x} is both writable and executable", p.vaddr));
         }
         loads.push((p.vaddr, p.memsz, p.flags));
     }
-    if entry < MIN_BASE || !entry_ok {
+    let entry = img.entry;
+    if !img.segments().any(|s| s.executable() && (s.vaddr..s.vaddr + s.memsz).contains(&entry)) {
         return fail(format!("entry point {entry:#x} is not in an executable PT_LOAD at or above {MIN_BASE:#x}"));
     }
-
-    let mut abi = None;
-    let mut devices = None;
-    for p in phdrs.iter().filter(|p| p.kind == PT_NOTE) {
-        let seg = b.get(p.offset as usize..(p.offset + p.filesz) as usize).ok_or("a PT_NOTE runs past the file")?;
-        match first_solo5_note(seg)? {
-            Some((NOTE_ABI, desc)) => {
-                if desc.len() < 8 {
-                    return fail("ABI note descriptor too short".into());
-                }
-                abi = Some((u32_at(desc, 0)?, u32_at(desc, 4)?));
-            }
-            Some((NOTE_MFT, desc)) => devices = Some(parse_manifest(desc).map_err(|e| format!("{shown}: {e}"))?),
-            _ => {}
-        }
-    }
-    match abi {
-        Some((1, 2)) => {}
-        Some((target, version)) => {
-            return fail(format!("ABI note says target {target} version {version}, want hvt (1) version 2"));
-        }
-        None => return fail("no Solo5 ABI note first in a PT_NOTE".into()),
-    }
-    let Some(devices) = devices else { return fail("no Solo5 manifest note first in a PT_NOTE".into()) };
+    let devices = devices_of(&img.manifest);
     check_instructions(path)?;
     Ok(ImageReport { path: path.to_path_buf(), size: b.len() as u64, entry, loads, devices, sha256: sha256_hex(&b) })
+}
+
+/// `(name, type)` of each device of a validated manifest.
+fn devices_of(m: &hvt_abi::Manifest) -> Vec<(String, u32)> {
+    m.iter().skip(1).map(|(_, e)| (e.name_str().unwrap_or("?").to_string(), e.dev_type)).collect()
 }
 
 /// Parses an MFT1 descriptor (4 padding bytes, then `struct mft`), with the checks the
 /// tender makes; returns `(name, type)` of each device.
 fn parse_manifest(desc: &[u8]) -> Result<Vec<(String, u32)>, String> {
     let m = desc.get(4..).ok_or("manifest note too short")?;
-    let (version, entries) = (u32_at(m, 0)?, u32_at(m, 4)? as usize);
-    if version != 1 || !(1..=64).contains(&entries) {
-        return Err(format!("manifest version {version} with {entries} entries (want version 1, 1..=64 entries)"));
-    }
-    if m.len() != 8 + MFT_ENTRY * entries {
-        return Err(format!("manifest is {} bytes, want {}", m.len(), 8 + MFT_ENTRY * entries));
-    }
-    let mut out = Vec::new();
-    for i in 0..entries {
-        let e = &m[8 + MFT_ENTRY * i..8 + MFT_ENTRY * (i + 1)];
-        let name_len = e[..68].iter().position(|&c| c == 0).ok_or("manifest name not NUL-terminated")?;
-        let name = std::str::from_utf8(&e[..name_len]).map_err(|_| "manifest name is not UTF-8")?;
-        let kind = u32_at(e, 68)?;
-        if e[96] != 0 {
-            return Err(format!("manifest entry {i} is marked attached"));
+    let m = hvt_abi::Manifest::parse_exact(m).map_err(|e| e.to_string())?;
+    for (i, e) in m.iter().skip(1) {
+        if !hvt_abi::valid_device_name(e.name_bytes()) || e.device_type().is_none() {
+            return Err(format!(
+                "manifest entry {i} ('{}', type {}) is invalid",
+                e.name_str().unwrap_or("?"),
+                e.dev_type
+            ));
         }
-        if i == 0 {
-            if kind != MFT_RESERVED_FIRST || !name.is_empty() {
-                return Err("manifest entry 0 is not the reserved entry".into());
-            }
-            continue;
-        }
-        if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric()) || !(kind == 1 || kind == 2) {
-            return Err(format!("manifest entry {i} ('{name}', type {kind}) is invalid"));
-        }
-        out.push((name.to_string(), kind));
     }
-    Ok(out)
+    Ok(devices_of(&m))
 }
 
 /// Fails when `objdump -d` finds an instruction that enters the host kernel directly.

@@ -21,6 +21,8 @@
 
 use core::mem::{offset_of, size_of};
 
+pub mod elf;
+
 // ---------------------------------------------------------------------------------------
 // Versions and targets
 // ---------------------------------------------------------------------------------------
@@ -240,6 +242,18 @@ impl<const N: usize> LeField for [u8; N] {
     }
 }
 
+/// A struct with a fixed little-endian layout in guest memory (hypercall arguments, boot
+/// info, manifest entries, ...), for code that copies such structs in and out generically.
+pub trait GuestStruct: Sized {
+    /// Size of the struct in bytes (as in guest memory).
+    const SIZE: usize;
+    /// Decodes the struct from the first `SIZE` bytes of `b`; `None` if `b` is shorter.
+    fn read_from(b: &[u8]) -> Option<Self>;
+    /// Encodes the struct into the first `SIZE` bytes of `b` (padding zero). Panics if `b`
+    /// is shorter than `SIZE`.
+    fn write_to(&self, b: &mut [u8]);
+}
+
 /// Declares `SIZE`, `from_bytes`, `to_bytes` and `read_from` for a `#[repr(C)]` struct
 /// from its field list (`field: type = offset`), and asserts at compile time that the
 /// struct's size and every field offset are the ones written here.
@@ -267,6 +281,16 @@ macro_rules! le_struct {
                 let mut b = [0u8; $size];
                 $(LeField::put(self.$field, &mut b, $off);)*
                 b
+            }
+        }
+
+        impl GuestStruct for $ty {
+            const SIZE: usize = $size;
+            fn read_from(b: &[u8]) -> Option<Self> {
+                <$ty>::read_from(b)
+            }
+            fn write_to(&self, b: &mut [u8]) {
+                b[..$size].copy_from_slice(&self.to_bytes());
             }
         }
 

@@ -14,9 +14,8 @@
 //! out one by one with an empty `virtio_net_hdr`.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
@@ -24,9 +23,6 @@ use platform::net::{MacAddr, Net, NetInfo};
 use tokio::io::unix::AsyncFd;
 
 use crate::tap_gso::{Bad, Batch, TxBatch, VNET_HDR_LEN, VnetHdr, finish_checksum};
-
-/// `SIOCGIFMTU` from `<linux/sockios.h>` (not in the libc crate for Linux).
-const SIOCGIFMTU: libc::Ioctl = 0x8921;
 
 /// Attaches the existing tap interface `name` as a [`Net`] device.
 ///
@@ -45,146 +41,21 @@ pub fn tap_net(name: &str, mac: Option<MacAddr>) -> io::Result<Rc<dyn Net>> {
 /// attach it. Remove it with [`remove_tap`], `ip link del NAME`, or by
 /// deleting its network namespace. Needs `CAP_NET_ADMIN`.
 pub fn create_tap(name: &str) -> io::Result<OwnedFd> {
-    let fd = open_tap(name, false, false)?;
-    // SAFETY: TUNSETPERSIST takes an integer argument by value on a tun fd
-    // that TUNSETIFF has attached.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETPERSIST, 1 as libc::c_ulong) } < 0 {
-        return Err(os_error(&format!("cannot make tap '{name}' persistent")));
-    }
+    let fd = tap::open(name, tap::Options::default())?;
+    tap::set_persist(fd.as_raw_fd(), true)
+        .map_err(|e| in_context(e, &format!("cannot make tap '{name}' persistent")))?;
     Ok(fd)
 }
 
 /// Removes a persistent tap interface made by [`create_tap`]. It must not be
 /// attached.
 pub fn remove_tap(name: &str) -> io::Result<()> {
-    let fd = open_tap(name, false, false)?;
-    // SAFETY: as in create_tap.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETPERSIST, 0 as libc::c_ulong) } < 0 {
-        return Err(os_error(&format!("cannot remove tap '{name}'")));
-    }
-    Ok(())
+    let fd = tap::open(name, tap::Options::default())?;
+    tap::set_persist(fd.as_raw_fd(), false).map_err(|e| in_context(e, &format!("cannot remove tap '{name}'")))
 }
 
-fn os_error(context: &str) -> io::Error {
-    let e = io::Error::last_os_error();
+fn in_context(e: io::Error, context: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{context}: {e}"))
-}
-
-fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
-    let bytes = name.as_bytes();
-    if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("'{name}' is not a valid interface name (1 to {} bytes)", libc::IFNAMSIZ - 1),
-        ));
-    }
-    // SAFETY: ifreq is plain old data (arrays, integers, a union of those
-    // and a raw pointer); all-zero is a valid value.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
-        *dst = *src as libc::c_char;
-    }
-    Ok(req)
-}
-
-/// Whether an interface `name` exists in the calling thread's namespace.
-fn interface_exists(name: &str) -> bool {
-    let Ok(cname) = CString::new(name) else { return false };
-    // SAFETY: `cname` is a valid NUL-terminated string.
-    unsafe { libc::if_nametoindex(cname.as_ptr()) != 0 }
-}
-
-/// Opens `/dev/net/tun` and binds it to tap `name`.
-///
-/// A single-queue tap takes one descriptor at a time, and a child process that
-/// another thread of ours is starting holds a copy of every descriptor between
-/// its fork and its exec (close-on-exec acts only at the exec). So `EBUSY` right
-/// after the creator closed the tap can be that short window: retry briefly
-/// before reporting the tap busy.
-fn open_tap(name: &str, nonblocking: bool, vnet_hdr: bool) -> io::Result<OwnedFd> {
-    const BUSY_RETRIES: u32 = 20;
-    let mut attempt = 0;
-    loop {
-        match open_tap_once(name, nonblocking, vnet_hdr) {
-            Ok(fd) => return Ok(fd),
-            Err(TapError::Attach(e)) if e.raw_os_error() == Some(libc::EBUSY) && attempt < BUSY_RETRIES => {
-                attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            Err(TapError::Attach(e)) => {
-                let hint = match e.raw_os_error() {
-                    Some(libc::EBUSY) => " (is it attached by another process?)",
-                    Some(libc::EPERM) => " (needs CAP_NET_ADMIN, or a tap owned by this user)",
-                    Some(libc::EINVAL) => " (is it a tun device, not a tap?)",
-                    _ => "",
-                };
-                return Err(io::Error::new(e.kind(), format!("cannot attach tap '{name}': {e}{hint}")));
-            }
-            Err(TapError::Other(e)) => return Err(e),
-        }
-    }
-}
-
-enum TapError {
-    /// TUNSETIFF failed (the raw OS error, kept for the retry decision).
-    Attach(io::Error),
-    Other(io::Error),
-}
-
-fn open_tap_once(name: &str, nonblocking: bool, vnet_hdr: bool) -> Result<OwnedFd, TapError> {
-    let mut req = ifreq_for(name).map_err(TapError::Other)?;
-    let mut flags = libc::O_RDWR | libc::O_CLOEXEC;
-    if nonblocking {
-        flags |= libc::O_NONBLOCK;
-    }
-    // SAFETY: the path is a NUL-terminated literal.
-    let raw = unsafe { libc::open(c"/dev/net/tun".as_ptr(), flags) };
-    if raw < 0 {
-        return Err(TapError::Other(os_error("cannot open /dev/net/tun")));
-    }
-    // SAFETY: `raw` is a descriptor we just opened and own exclusively.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let mut iff = libc::IFF_TAP | libc::IFF_NO_PI;
-    if vnet_hdr {
-        iff |= libc::IFF_VNET_HDR;
-    }
-    req.ifr_ifru.ifru_flags = iff as libc::c_short;
-    // SAFETY: TUNSETIFF reads (and writes back) an ifreq, which `req` is.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) } < 0 {
-        return Err(TapError::Attach(io::Error::last_os_error()));
-    }
-    Ok(fd)
-}
-
-/// Sets the tap's offloads (`TUN_F_*`). The setting outlives the
-/// descriptor on a persistent tap: whoever attaches next without
-/// `IFF_VNET_HDR` must find it cleared (our tender clears it on attach too).
-fn set_offload(fd: RawFd, offload: libc::c_uint) -> io::Result<()> {
-    // SAFETY: TUNSETOFFLOAD takes an integer argument by value on a tun fd
-    // that TUNSETIFF has attached.
-    if unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, offload as libc::c_ulong) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// The MTU of interface `name`.
-fn interface_mtu(name: &str) -> io::Result<usize> {
-    let mut req = ifreq_for(name)?;
-    // SAFETY: plain socket creation.
-    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if raw < 0 {
-        return Err(os_error("cannot create a socket to query the MTU"));
-    }
-    // SAFETY: `raw` is a descriptor we just created and own exclusively.
-    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: SIOCGIFMTU fills the ifru_mtu member of the ifreq we pass.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), SIOCGIFMTU, &mut req as *mut libc::ifreq) } < 0 {
-        return Err(os_error(&format!("cannot read the MTU of '{name}'")));
-    }
-    // SAFETY: the kernel wrote ifru_mtu; every bit pattern is a valid c_int.
-    let mtu = unsafe { req.ifr_ifru.ifru_mtu };
-    usize::try_from(mtu).map_err(|_| io::Error::other(format!("interface '{name}' reports MTU {mtu}")))
 }
 
 /// A random locally administered unicast MAC address.
@@ -229,18 +100,20 @@ const MAX_BATCH: usize = 65535 + 14 + 4;
 impl TapNet {
     /// See [`tap_net`].
     pub fn attach(name: &str, mac: Option<MacAddr>) -> io::Result<TapNet> {
-        if !interface_exists(name) {
+        if !tap::exists(name) {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("no network interface '{name}' (create it with: ip tuntap add {name} mode tap)"),
             ));
         }
-        let fd = open_tap(name, true, true)?;
-        // Without offload the tap still works, one frame per read.
-        if let Err(e) = set_offload(fd.as_raw_fd(), libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6) {
+        let fd = tap::open(name, tap::Options { nonblocking: true, vnet_hdr: true })?;
+        // Without offload the tap still works, one frame per read. The setting outlives
+        // the descriptor on a persistent tap: whoever attaches next without
+        // `IFF_VNET_HDR` must find it cleared (our tender clears it on attach too).
+        if let Err(e) = tap::set_offload(fd.as_raw_fd(), libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6) {
             log::debug!("tap '{name}': no segmentation offload ({e})");
         }
-        let mtu = interface_mtu(name)?;
+        let mtu = tap::mtu(name)?;
         let mac = mac.unwrap_or_else(random_mac);
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(io::Error::other(format!("tap '{name}' must be attached inside platform_unix::block_on")));
@@ -478,7 +351,7 @@ impl Drop for TapNet {
     fn drop(&mut self) {
         let _ = self.flush();
         // A persistent tap keeps its offloads: the next user may not expect
-        // batches (see `set_offload`).
-        let _ = set_offload(self.raw(), 0);
+        // batches (see `tap::set_offload`).
+        let _ = tap::set_offload(self.raw(), 0);
     }
 }

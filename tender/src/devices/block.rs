@@ -8,12 +8,78 @@
 //! lease, a git object) as soon as the hypercall completes. Upstream's tender writes
 //! through the page cache, where a host crash can lose writes the guest saw complete.
 
-use crate::abi;
+use super::{Action, Device, Devices, Module, Opt, acc, lookup};
+use crate::cli::Config;
+use crate::image::MftCopy;
 use crate::mem::GuestMemory;
+use hvt_abi::{DeviceType, HcBlockIo, Hypercall, MftDevInfo, result};
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
+
+pub static MODULE: Module = Module {
+    name: "block",
+    options: &[
+        Opt {
+            prefix: "--block:",
+            usage: "--block:NAME=FILE           attach FILE as block device NAME",
+            attaches: Some(DeviceType::BlockBasic),
+        },
+        Opt {
+            prefix: "--block-sector-size:",
+            usage: "--block-sector-size:NAME=N  sector size of NAME (power of two >= 512, default 512)",
+            attaches: None,
+        },
+    ],
+    check_option,
+    check_config,
+    setup,
+    hypercalls: &[Hypercall::BlockWrite, Hypercall::BlockRead],
+    handler: io,
+};
+
+fn sector_size(v: &str) -> Option<u16> {
+    v.parse().ok().filter(|n: &u16| *n >= 512 && n.is_power_of_two())
+}
+
+fn check_option(opt: &str, prefix: &str, v: &str) -> Result<(), String> {
+    if prefix == "--block-sector-size:" && sector_size(v).is_none() {
+        return Err(format!("Block size must be a multiple of 2 greater than or equal 512 (power of two): `{opt}'"));
+    }
+    Ok(())
+}
+
+fn check_config(cfg: &Config) -> Result<(), String> {
+    for (name, _) in cfg.opts("--block-sector-size:") {
+        if cfg.opt("--block:", name).is_none() {
+            return Err(format!("--block-sector-size:{name} given without --block:{name}"));
+        }
+    }
+    Ok(())
+}
+
+fn setup(cfg: &Config, mft: &mut MftCopy, devs: &mut Devices) -> Result<(), String> {
+    for (name, path) in cfg.opts("--block:") {
+        let idx = lookup(mft, name, DeviceType::BlockBasic)?;
+        let bs = cfg.opt("--block-sector-size:", name).and_then(sector_size).unwrap_or(512);
+        let b = Block::open(path, bs).map_err(|e| format!("{name}: {e}"))?;
+        mft.attach(idx, MftDevInfo::block(b.capacity, b.block_size), b.fd());
+        devs.devs[idx] = Device::Block(b);
+    }
+    Ok(())
+}
+
+/// `struct hvt_hc_block_{read,write} { u64 handle, offset, data, len; i32 ret; }`
+fn io(d: &mut Devices, hc: Hypercall, arg: u64, mem: &mut GuestMemory) -> Result<Action, String> {
+    let mut a: HcBlockIo = mem.read_inout(arg).map_err(acc)?;
+    a.ret = match d.device(a.handle) {
+        Device::Block(b) => b.io(mem, &a, hc == Hypercall::BlockWrite)?,
+        _ => result::EINVAL,
+    };
+    mem.write(arg, &a).map_err(acc)?;
+    Ok(Action::Continue)
+}
 
 pub struct Block {
     file: File,
@@ -59,24 +125,18 @@ impl Block {
             && len.is_multiple_of(bs)
     }
 
-    /// `struct hvt_hc_block_{read,write} { u64 handle, offset, data, len; i32 ret; }`;
-    /// the handle has already been resolved to `self` by the caller.
-    pub fn io(&self, mem: &mut GuestMemory, arg: u64, write: bool) -> Result<(), String> {
-        let e = |e: crate::mem::AccessError| e.to_string();
-        mem.slice_mut(arg, 40).map_err(e)?;
-        let offset = mem.read_u64(arg + 8).map_err(e)?;
-        let data = mem.read_u64(arg + 16).map_err(e)?;
-        let len = mem.read_u64(arg + 24).map_err(e)?;
-        if !self.valid(offset, len) {
-            return mem.write_i32(arg + 32, abi::SOLO5_R_EINVAL).map_err(e);
+    /// Serves one BLOCK_READ/BLOCK_WRITE whose handle named this device; returns `ret`.
+    fn io(&self, mem: &mut GuestMemory, a: &HcBlockIo, write: bool) -> Result<i32, String> {
+        if !self.valid(a.offset, a.len) {
+            return Ok(result::EINVAL);
         }
         if write {
-            let buf = mem.slice(data, len).map_err(e)?;
-            self.file.write_all_at(buf, offset).map_err(|err| format!("Fatal error: block write: {err}"))?;
+            let buf = mem.slice(a.data, a.len).map_err(acc)?;
+            self.file.write_all_at(buf, a.offset).map_err(|err| format!("Fatal error: block write: {err}"))?;
         } else {
-            let buf = mem.slice_mut(data, len).map_err(e)?;
-            self.file.read_exact_at(buf, offset).map_err(|err| format!("Fatal error: block read: {err}"))?;
+            let buf = mem.slice_mut(a.data, a.len).map_err(acc)?;
+            self.file.read_exact_at(buf, a.offset).map_err(|err| format!("Fatal error: block read: {err}"))?;
         }
-        mem.write_i32(arg + 32, abi::SOLO5_R_OK).map_err(e)
+        Ok(result::OK)
     }
 }

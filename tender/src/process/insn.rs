@@ -95,7 +95,9 @@ pub fn decode(b: &[u8]) -> Option<Decoded> {
     let rex_b = rex & 1;
     let op = *b.get(i)?;
     i += 1;
-    let d = |insn: Insn, len: usize| Some(Decoded { insn, len });
+    // An instruction is only decoded when all its bytes are there (the guest may trap at
+    // the end of its memory; found by the `insn` fuzz target).
+    let d = |insn: Insn, len: usize| (len <= b.len()).then_some(Decoded { insn, len });
     match op {
         0xef => d(Insn::Out { size: if opsize16 { 2 } else { 4 }, port: None }, i),
         0xee => d(Insn::Out { size: 1, port: None }, i),
@@ -190,5 +192,7 @@ mod tests {
         assert!(decode(&[0x0f, 0x01]).is_none()); // truncated
         assert!(decode(&[0x0f, 0x01, 0x15, 1]).is_none()); // truncated displacement
         assert!(decode(&[]).is_none());
+        assert!(decode(&[0xe4]).is_none()); // in al, imm8 without its imm8
+        assert_eq!(len(&[0xe4, 0x10]), 2);
     }
 }

@@ -16,11 +16,12 @@
 //! return lands in `tender_guest_landing`, on the tender's own stack, which returns from
 //! `tender_enter_guest` with the exit status.
 
-mod insn;
+pub mod insn;
 
-use crate::devices::{Action, Devices};
+use crate::devices::{Action, Devices, decode_out};
 use crate::mem::GuestMemory;
-use crate::{EXIT_ABORT, EXIT_ERROR, Prepared, abi, boot, fail, load_segments, seccomp};
+use crate::{EXIT_ABORT, EXIT_ERROR, Prepared, boot, fail, load_segments, seccomp};
+use hvt_abi::x86_64 as layout;
 use insn::Insn;
 use std::arch::global_asm;
 use std::ptr;
@@ -37,7 +38,7 @@ static GUEST_ENTRY: AtomicU64 = AtomicU64::new(0);
 /// The running guest's state, for the signal handler.
 static STATE: AtomicPtr<State> = AtomicPtr::new(ptr::null_mut());
 
-const GUEST_LOW: u64 = abi::BOOT_INFO_BASE;
+const GUEST_LOW: u64 = layout::BOOT_INFO_ADDR;
 const MSR_FS_BASE: u32 = 0xc000_0100;
 const MSR_GS_BASE: u32 = 0xc000_0101;
 const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
@@ -210,19 +211,16 @@ fn emulate(st: &mut State, uc: &mut libc::ucontext_t, fs: &mut u64) -> Emu {
     match dec.insn {
         Insn::Out { size, port } => {
             let port = port.unwrap_or(reg(g, libc::REG_RDX as usize) as u16);
-            let nr = port.wrapping_sub(abi::HVT_PORT_BASE);
-            if size != 4 || port < abi::HVT_PORT_BASE || nr >= abi::HVT_HYPERCALL_MAX {
-                return Emu::Fatal(format!("Invalid guest port access: port={port:#x}, rip={rip:#x}"));
-            }
-            if nr == 0 {
-                return Emu::Fatal("Invalid guest hypercall: num=0".into());
-            }
-            let gpa = reg(g, libc::REG_RAX as usize) & 0xffff_ffff;
+            let value = reg(g, libc::REG_RAX as usize) as u32;
+            let (hc, gpa) = match decode_out(port, usize::from(size), value) {
+                Ok(d) => d,
+                Err(e) => return Emu::Fatal(e.describe(rip)),
+            };
             g[libc::REG_RIP as usize] = next as i64;
-            match st.devices.hypercall(nr, gpa, &mut st.mem) {
+            match st.devices.hypercall(hc, gpa, &mut st.mem) {
                 Ok(Action::Continue) => Emu::Resume,
                 Ok(Action::Halt(s)) => Emu::Halt(s),
-                Err(e) => Emu::Fatal(format!("{e} (hypercall {nr}, rip={rip:#x})")),
+                Err(e) => Emu::Fatal(format!("{e} (hypercall {}, rip={rip:#x})", hc.nr())),
             }
         }
         Insn::In => Emu::Fatal(format!("Invalid guest port access (in), rip={rip:#x}")),
@@ -269,7 +267,7 @@ fn emulate(st: &mut State, uc: &mut libc::ucontext_t, fs: &mut u64) -> Emu {
                     v
                 }
                 MSR_KERNEL_GS_BASE => st.kernel_gs,
-                MSR_EFER => abi::EFER_INIT,
+                MSR_EFER => layout::EFER_INIT,
                 _ => 0,
             };
             g[libc::REG_RAX as usize] = (v & 0xffff_ffff) as i64;
@@ -434,10 +432,10 @@ fn setup(p: &Prepared) -> Result<GuestMemory, String> {
     // unmapped (the process ends with the guest).
     let mut mem = unsafe { GuestMemory::new(0, p.mem_size, GUEST_LOW) };
     load_segments(&mut mem, &p.image, &p.file)?;
-    boot::write_boot_info(&mut mem, p.image.kernel_end, tsc_hz(), p.image.manifest.bytes(), &p.cmdline)
+    boot::write_boot_info(&mut mem, p.image.kernel_end, tsc_hz(), p.image.mft.bytes(), &p.cmdline)
         .map_err(|e| e.to_string())?;
-    mprotect(GUEST_LOW, abi::GUEST_MIN_BASE, libc::PROT_READ)?;
-    mem.set_readonly(0, abi::GUEST_MIN_BASE);
+    mprotect(GUEST_LOW, layout::GUEST_MIN_BASE, libc::PROT_READ)?;
+    mem.set_readonly(0, layout::GUEST_MIN_BASE);
     for s in &p.image.segments {
         let prot = match (s.writable(), s.executable()) {
             (true, _) => libc::PROT_READ | libc::PROT_WRITE,
@@ -499,10 +497,7 @@ pub fn run(mut p: Prepared) -> i32 {
     }
     let fds = seccomp::Fds { vcpu: None, net: p.devices.net_fds(), block: p.devices.block_fds() };
     let filter = seccomp::process_bpf(&fds, GUEST_LOW, p.mem_size);
-    let devices = std::mem::replace(
-        &mut p.devices,
-        Devices { devs: Vec::new(), poll: Default::default(), test_forbidden_syscall: false },
-    );
+    let devices = std::mem::replace(&mut p.devices, Devices::new(0));
     let state = Box::new(State { mem, devices, mem_size: p.mem_size, crs: initial_crs(), kernel_gs: 0 });
     let state = Box::into_raw(state);
     STATE.store(state, Ordering::Release);
@@ -518,15 +513,15 @@ pub fn run(mut p: Prepared) -> i32 {
     // SAFETY: guest memory, entry point, signal handlers and state are set up above; the
     // guest only comes back through `tender_guest_landing`, which restores the registers
     // that `tender_enter_guest` saved.
-    let status = unsafe { tender_enter_guest(p.mem_size - 8, abi::BOOT_INFO_BASE) };
+    let status = unsafe { tender_enter_guest(p.mem_size - 8, layout::BOOT_INFO_ADDR) };
     status as i32
 }
 
 fn initial_crs() -> [u64; 9] {
     let mut c = [0u64; 9];
-    c[0] = abi::CR0_INIT;
-    c[3] = abi::PML4_BASE;
-    c[4] = abi::CR4_INIT;
+    c[0] = layout::CR0_INIT;
+    c[3] = layout::PML4_ADDR;
+    c[4] = layout::CR4_INIT;
     c
 }
 

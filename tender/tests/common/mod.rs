@@ -49,6 +49,29 @@ pub fn guests() -> &'static Path {
     })
 }
 
+/// A tender built with the `test-hooks` feature (the seccomp kill hook), built once per
+/// test binary into `<target>/tender-test-hooks` so that it never replaces [`TENDER`].
+pub fn tender_with_test_hooks() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // TENDER is <target>/<profile>/tender.
+        let target = Path::new(TENDER).parent().and_then(Path::parent).expect("target dir").join("tender-test-hooks");
+        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["build", "--bin", "tender", "--features", "test-hooks", "--manifest-path"])
+            .arg(manifest_dir.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .expect("cannot run cargo to build the tender with test hooks");
+        assert!(
+            out.status.success(),
+            "building the tender with test-hooks failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("debug/tender").to_str().expect("UTF-8 path").to_string()
+    })
+}
+
 pub fn guest(name: &str) -> PathBuf {
     let p = guests().join(name);
     assert!(p.exists(), "test guest {} is missing", p.display());
@@ -101,13 +124,18 @@ fn wait_with_timeout(mut child: std::process::Child, limit: Duration) -> Output 
 
 /// Runs `prefix... tender args...` with a 60 s limit.
 pub fn run_cmd(prefix: &[&str], args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_with(TENDER, prefix, args, env)
+}
+
+/// Like [`run_cmd`], with the tender binary `tender`.
+pub fn run_with(tender: &str, prefix: &[&str], args: &[&str], env: &[(&str, &str)]) -> Run {
     use std::os::unix::process::ExitStatusExt;
     let mut cmd = if let Some((first, rest)) = prefix.split_first() {
         let mut c = Command::new(first);
-        c.args(rest).arg(TENDER);
+        c.args(rest).arg(tender);
         c
     } else {
-        Command::new(TENDER)
+        Command::new(tender)
     };
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in env {
