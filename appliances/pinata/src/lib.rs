@@ -23,6 +23,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, DATE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use netio::tls::verify::{ChainOnly, Verifier};
 use netio::tls::{describe_session, tls_error};
 use netio::{HyperIo, PlatformTime, PlatformTimer, TlsStream};
 use pinata_core::page::{self, PageContext};
@@ -35,6 +36,7 @@ use platform::rt;
 use platform::stack::{Stack, TcpListener, TcpStream};
 use platform::time::{self, Duration, Instant};
 use platform::{Appliance, Device, Env};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ServerConfig};
 
@@ -172,6 +174,12 @@ impl Drop for Active {
     }
 }
 
+/// The server verifier of the connect-back services (10001, 10002): the server must
+/// chain to the Piñata CA; no name is matched, the peer is known by address only.
+pub fn connect_back_verifier(pki: &Pki) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error> {
+    Ok(Verifier::new(ChainOnly::new(pinata_core::tls::roots(pki)?), pinata_core::tls::provider()))
+}
+
 /// The appliance's main.
 pub async fn run(env: Env) -> AppResult {
     let config = Config::from_args(env.args())?;
@@ -189,7 +197,8 @@ pub async fn run(env: Env) -> AppResult {
     let ports = config.ports;
     let pinata = Rc::new(Pinata {
         bounty_server: pinata_core::tls::bounty_server(&pki, clock.clone()).map_err(tls)?,
-        bounty_client: pinata_core::tls::bounty_client(&pki, clock.clone()).map_err(tls)?,
+        bounty_client: pinata_core::tls::bounty_client(&pki, clock.clone(), connect_back_verifier(&pki).map_err(tls)?)
+            .map_err(tls)?,
         web_server: pinata_core::tls::web_server(&pki, clock).map_err(tls)?,
         secret: config.secret,
         pki,

@@ -13,7 +13,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 use support::*;
 
-use pinata_core::tls::danger::AnyServerCert as Blind;
+use netio::tls::verify::{AnyCert, Verifier};
 
 /// `n` handshakes without a client certificate, on `threads` threads; the
 /// bytes each connection received after the handshake.
@@ -24,7 +24,7 @@ fn refused_handshakes(port: u16, n: usize, threads: usize, secret: &str) {
             .with_protocol_versions(&[&rustls::version::TLS13])
             .unwrap()
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Blind(provider)))
+            .with_custom_certificate_verifier(Verifier::new(AnyCert, provider))
             .with_no_client_auth(),
     );
     let workers: Vec<_> = (0..threads)

@@ -5,7 +5,7 @@ use std::error::Error;
 use std::io;
 use std::rc::Rc;
 
-use crate::args::{self, ArgError, ArgSpec, Args, Parsed};
+use crate::args::{self, ArgError, ArgSpec, Args, NetConfig, Parsed};
 use crate::block::Block;
 use crate::console::{Console, LogFilter};
 use crate::entropy::Entropy;
@@ -101,6 +101,74 @@ pub fn parse_boot_args(app: &Appliance, argv: &[String]) -> Boot {
 
 /// Builds the IP stack of a named net device; supplied by the backend.
 pub type StackFactory = Box<dyn Fn(&str) -> io::Result<Stack>>;
+
+// The boot path every backend follows, between its own device code:
+//   parse_boot_args → install the logger → attach devices (failure: `attach_failed`)
+//   → `Attached::into_env` with the backend's `StackFactory` (netstack settings from
+//   `stack_settings`) → run `main` → `finish` (log and exit status).
+
+/// The devices a backend attached, as trait objects, by their declared names.
+#[derive(Default)]
+pub struct Attached {
+    pub nets: Vec<(String, Rc<dyn Net>)>,
+    pub blocks: Vec<(String, Rc<dyn Block>)>,
+}
+
+impl Attached {
+    /// The environment `main` receives: these devices, stacks from `factory`, and
+    /// `default_net` (when given) as the device [`Env::stack`] uses.
+    pub fn into_env(
+        self,
+        args: Args,
+        console: Rc<dyn Console>,
+        entropy: Rc<dyn Entropy>,
+        factory: StackFactory,
+        default_net: Option<&str>,
+    ) -> Env {
+        let mut builder = EnvBuilder::new(args, console, entropy, factory);
+        if let Some(name) = default_net {
+            builder = builder.default_net(name);
+        }
+        for (name, net) in self.nets {
+            builder = builder.net(&name, net);
+        }
+        for (name, dev) in self.blocks {
+            builder = builder.block(&name, dev);
+        }
+        builder.build()
+    }
+}
+
+/// What a backend's netstack over a device needs from the boot: the IP configuration
+/// of the standard arguments (a bad one is `InvalidInput`) and a fresh stack seed.
+pub fn stack_settings(args: &Args, entropy: &dyn Entropy) -> io::Result<(NetConfig, u64)> {
+    let ip = NetConfig::from_args(args).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let mut seed = [0u8; 8];
+    entropy.fill(&mut seed);
+    Ok((ip, u64::from_le_bytes(seed)))
+}
+
+/// Logs that the device `name` of `kind` ("net", "block") could not be attached and
+/// returns the exit status for it, [`FAILURE_EXIT`].
+pub fn attach_failed(app: &Appliance, kind: &str, name: &str, err: &dyn std::fmt::Display) -> u8 {
+    log::error!(target: app.name, "error: {kind} device {name}: {err}");
+    FAILURE_EXIT
+}
+
+/// The end of a boot: logs how `main` ended and returns the process's exit status (0,
+/// or [`exit_status`] of the error).
+pub fn finish(app: &Appliance, outcome: AppResult) -> u8 {
+    match outcome {
+        Ok(()) => {
+            log::info!(target: app.name, "{} exited", app.name);
+            0
+        }
+        Err(e) => {
+            log::error!(target: app.name, "error: {e}");
+            exit_status(&*e)
+        }
+    }
+}
 
 /// The environment an appliance's `main` receives: its arguments and devices.
 pub struct Env {

@@ -3,7 +3,7 @@
 //! One parser for every backend: on unix the process arguments, on hvt the
 //! command line the tender passes. Names follow MirageOS where one exists
 //! (`--ipv4=10.0.0.2/24`, `--ipv4-gateway=`, `--ipv6=`, `--remote=`,
-//! `--ssh-key=`, `--tls-authenticator=`, `-l level`, `--name=`).
+//! `--tls-authenticator=`, `-l level`, `--name=`).
 //!
 //! Rules: `--name=value` or `--name value`; `-x value` or `-xvalue` for short
 //! names; flags take no value or `=true`/`=false`. An unknown argument, a
@@ -78,8 +78,6 @@ pub const STANDARD: &[ArgSpec] = &[
 
 /// `--remote=URL[#branch]`: the git repository an appliance keeps its data in.
 pub const REMOTE: ArgSpec = ArgSpec::value("remote", "URL[#BRANCH]", "git repository holding the data");
-/// `--ssh-key=`: the key for a `ssh://` remote.
-pub const SSH_KEY: ArgSpec = ArgSpec::value("ssh-key", "TYPE:SEED", "private key for ssh remotes");
 /// `--tls-authenticator=`: how to authenticate a TLS peer (e.g. a CA certificate).
 pub const TLS_AUTHENTICATOR: ArgSpec =
     ArgSpec::value("tls-authenticator", "AUTH", "how to authenticate TLS peers (cert fingerprint or CA)");

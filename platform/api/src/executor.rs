@@ -63,7 +63,6 @@ struct Inner {
     queue: Arc<ReadyQueue>,
     tasks: RefCell<Vec<Option<Task>>>,
     free: RefCell<Vec<usize>>,
-    live: RefCell<usize>,
 }
 
 /// The main future's waker only raises a flag.
@@ -92,12 +91,6 @@ impl Executor {
         let waker = Arc::new(TaskWaker { id, queued: AtomicBool::new(false), queue: self.inner.queue.clone() });
         waker.wake_by_ref();
         self.inner.tasks.borrow_mut()[id] = Some(Task { future, waker });
-        *self.inner.live.borrow_mut() += 1;
-    }
-
-    /// Number of spawned tasks not yet finished.
-    pub fn live_tasks(&self) -> usize {
-        *self.inner.live.borrow()
     }
 
     fn next_ready(&self) -> Option<usize> {
@@ -112,10 +105,7 @@ impl Executor {
         let waker = Waker::from(task.waker.clone());
         let mut cx = Context::from_waker(&waker);
         match task.future.as_mut().poll(&mut cx) {
-            Poll::Ready(()) => {
-                self.inner.free.borrow_mut().push(id);
-                *self.inner.live.borrow_mut() -= 1;
-            }
+            Poll::Ready(()) => self.inner.free.borrow_mut().push(id),
             Poll::Pending => self.inner.tasks.borrow_mut()[id] = Some(task),
         }
     }

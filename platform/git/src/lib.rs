@@ -37,7 +37,6 @@ pub mod pack;
 mod pktline;
 mod proto;
 pub mod remote;
-pub mod tls;
 mod transport;
 
 use std::fmt;
@@ -50,7 +49,8 @@ use platform::stack::Stack;
 
 pub use object::{Kind, Object, ObjectId, Repo, Signature, TreeEntry};
 pub use remote::{Remote, Scheme};
-pub use tls::Authenticator;
+/// `--tls-authenticator=`; the parser and verifiers live in `netio`, shared with other appliances.
+pub use netio::tls::verify::Authenticator;
 pub use transport::Resolver;
 
 /// Our agent string, sent in capabilities and User-Agent.
@@ -104,6 +104,12 @@ pub enum Error {
     },
     MissingObject(ObjectId),
     BadPath(String),
+}
+
+impl From<netio::tls::verify::BadAuthenticator> for Error {
+    fn from(e: netio::tls::verify::BadAuthenticator) -> Error {
+        Error::BadAuthenticator(e.0)
+    }
 }
 
 impl fmt::Display for Error {

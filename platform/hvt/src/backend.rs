@@ -27,8 +27,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hvt_abi::DeviceType;
-use platform::appliance::{Boot, EnvBuilder, FAILURE_EXIT, StackFactory, parse_boot_args};
-use platform::args::{Args, NetConfig};
+use platform::appliance::{
+    Attached, Boot, FAILURE_EXIT, StackFactory, attach_failed, finish, parse_boot_args, stack_settings,
+};
+use platform::args::Args;
 use platform::block::{Block, BlockError, BlockInfo, check_range};
 use platform::console::{Console, LogFilter, install_logger};
 use platform::entropy::Entropy;
@@ -303,9 +305,8 @@ fn boot(app: &'static Appliance, args: Args, log_filter: LogFilter) -> u8 {
     let entropy: Rc<dyn Entropy> = Rc::new(HvtEntropy);
     let target = app.name;
 
-    let mut nets: Vec<(String, Rc<dyn Net>)> = Vec::new();
+    let mut attached = Attached::default();
     let mut readiness = Vec::new();
-    let mut blocks: Vec<(String, Rc<dyn Block>)> = Vec::new();
     let mut shown = Vec::new();
     for d in app.devices {
         match d.kind {
@@ -317,12 +318,9 @@ fn boot(app: &'static Appliance, args: Args, log_filter: LogFilter) -> u8 {
                     let info = net.info();
                     shown.push(format!("{}: net mac {} mtu {}", d.name, info.mac, info.mtu));
                     readiness.push(ready);
-                    nets.push((d.name.to_string(), Rc::new(net)));
+                    attached.nets.push((d.name.to_string(), Rc::new(net)));
                 }
-                Err(e) => {
-                    log::error!(target: target, "error: net device {}: {e}", d.name);
-                    return FAILURE_EXIT;
-                }
+                Err(e) => return attach_failed(app, "net", d.name, &e),
             },
             DeviceKind::Block => match devices::Block::acquire(d.name)
                 .map_err(|e| e.to_string())
@@ -331,12 +329,9 @@ fn boot(app: &'static Appliance, args: Args, log_filter: LogFilter) -> u8 {
                 Ok(dev) => {
                     let info = dev.info();
                     shown.push(format!("{}: block {} sectors of {} bytes", d.name, info.sectors, info.sector_size));
-                    blocks.push((d.name.to_string(), Rc::new(dev)));
+                    attached.blocks.push((d.name.to_string(), Rc::new(dev)));
                 }
-                Err(e) => {
-                    log::error!(target: target, "error: block device {}: {e}", d.name);
-                    return FAILURE_EXIT;
-                }
+                Err(e) => return attach_failed(app, "block", d.name, &e),
             },
         }
     }
@@ -353,35 +348,18 @@ fn boot(app: &'static Appliance, args: Args, log_filter: LogFilter) -> u8 {
         entropy.source()
     );
 
-    let factory = stack_factory(&nets, args.clone(), entropy.clone());
-    let mut builder = EnvBuilder::new(args, console, entropy, factory);
-    for (name, net) in &nets {
-        builder = builder.net(name, net.clone());
-    }
-    for (name, dev) in blocks {
-        builder = builder.block(&name, dev);
-    }
-    let env = builder.build();
+    let factory = stack_factory(attached.nets.clone(), args.clone(), entropy.clone());
+    let env = attached.into_env(args, console, entropy, factory, None);
 
     let executor = Executor::new();
     let runtime = Rc::new(HvtRuntime { executor: executor.clone() });
     let mut park = HvtPark { nets: readiness };
     let outcome = rt::enter(runtime, || executor.block_on((app.main)(env), &mut park));
-    match outcome {
-        Ok(()) => {
-            log::info!(target: target, "{} exited", app.name);
-            0
-        }
-        Err(e) => {
-            log::error!(target: target, "error: {e}");
-            platform::appliance::exit_status(&*e)
-        }
-    }
+    finish(app, outcome)
 }
 
 /// netstack over each declared net device, configured from the standard arguments.
-fn stack_factory(nets: &[(String, Rc<dyn Net>)], args: Args, entropy: Rc<dyn Entropy>) -> StackFactory {
-    let nets = nets.to_vec();
+fn stack_factory(nets: Vec<(String, Rc<dyn Net>)>, args: Args, entropy: Rc<dyn Entropy>) -> StackFactory {
     Box::new(move |name: &str| {
         let Some((_, net)) = nets.iter().find(|(n, _)| n == name) else {
             return Err(io::Error::new(
@@ -389,10 +367,8 @@ fn stack_factory(nets: &[(String, Rc<dyn Net>)], args: Args, entropy: Rc<dyn Ent
                 format!("the appliance declares no net device named '{name}'"),
             ));
         };
-        let ip = NetConfig::from_args(&args).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let mut seed = [0u8; 8];
-        entropy.fill(&mut seed);
-        let mut config = netstack::Config::new(ip, u64::from_le_bytes(seed), name);
+        let (ip, seed) = stack_settings(&args, &*entropy)?;
+        let mut config = netstack::Config::new(ip, seed, name);
         // Socket buffers may take half the heap; the rest is the appliance's.
         config.tcp_memory_budget = Some(crate::heap::stats().0 / 2);
         netstack::new_stack(net.clone(), config)

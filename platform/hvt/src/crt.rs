@@ -9,7 +9,8 @@
 //! address; 0x28 holds a random stack-protector canary. The FS base is written with
 //! `wrmsr` to `IA32_FS_BASE` (CR4.FSGSBASE is off, so `wrfsbase` would fault).
 //! The linker script (`hvt-std.ld`) records the TLS geometry in `__hvt_tls_info`.
-#![cfg_attr(not(solo5_hvt), allow(dead_code, unused_imports))]
+// On the host this module is compiled for its unit tests only (see lib.rs).
+#![cfg_attr(all(test, not(solo5_hvt)), allow(dead_code, unused_imports))]
 
 use core::alloc::Layout;
 use core::ffi::{c_char, c_int, c_void};

@@ -32,8 +32,9 @@
 //! The ABI note is emitted by this crate; the guest declares its devices with a
 //! [`hvt_abi::ManifestNote`] in `.note.solo5.manifest` (see [`manifest!`]).
 //!
-//! Everything that touches hardware is in this crate; it is the only crate of the
-//! project allowed to use `unsafe`, and each `unsafe` block says why it is sound.
+//! Everything that touches hardware is in this crate, and each `unsafe` block says why it
+//! is sound. `unsafe_code` is allowed per module, on the modules that need it (all but
+//! [`console`] and [`backend`]), and on the few items below (exported symbols, notes).
 //! On other targets (the host) the crate compiles, without the entry point, panic
 //! handler and notes, so that its pure parts can be unit-tested and linted there.
 //!
@@ -50,27 +51,39 @@
 //! - [`backend`]: [`run`], the platform backend (executor over POLL, `Net`, `Block`,
 //!   `Console`, `Entropy`, netstack).
 #![cfg_attr(not(feature = "std"), no_std)]
-#![allow(unsafe_code)]
 #![cfg(target_arch = "x86_64")]
 
 pub use hvt_abi;
 
+#[allow(unsafe_code)]
 mod cell;
 pub mod console;
+#[allow(unsafe_code)]
 pub mod cpu;
+#[allow(unsafe_code)]
 pub mod devices;
+#[allow(unsafe_code)]
 pub mod heap;
+#[allow(unsafe_code)]
 pub mod hypercall;
+#[allow(unsafe_code)]
 pub mod random;
+#[allow(unsafe_code)]
 pub mod start;
+#[allow(unsafe_code)]
 pub mod testing;
+#[allow(unsafe_code)]
 pub mod time;
 
 #[cfg(feature = "std")]
 pub mod backend;
-#[cfg(feature = "std")]
+// The C start-up and the libc exist for images (`--cfg solo5_hvt`); on the host they are
+// compiled only for their unit tests, so no host build carries unused copies of them.
+#[cfg(all(feature = "std", any(solo5_hvt, test)))]
+#[allow(unsafe_code)]
 mod crt;
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", any(solo5_hvt, test)))]
+#[allow(unsafe_code)]
 mod libc;
 
 #[cfg(feature = "std")]
@@ -103,6 +116,7 @@ pub fn abort() -> ! {
 macro_rules! entry {
     ($main:path) => {
         #[doc(hidden)]
+        #[allow(unsafe_code)]
         #[unsafe(no_mangle)]
         pub extern "Rust" fn __platform_hvt_main() -> i32 {
             let main: fn() -> i32 = $main;
@@ -118,6 +132,7 @@ macro_rules! entry {
 macro_rules! manifest {
     ($(($name:expr, $ty:ident)),* $(,)?) => {
         #[used]
+        #[allow(unsafe_code)]
         #[unsafe(link_section = ".note.solo5.manifest")]
         static __SOLO5_MANIFEST: $crate::hvt_abi::ManifestNote<{ <[&str]>::len(&[$($name),*]) }> =
             $crate::hvt_abi::ManifestNote::new([$(($name, $crate::hvt_abi::DeviceType::$ty)),*]);
@@ -127,18 +142,21 @@ macro_rules! manifest {
 /// The ABI note every image needs: target hvt, ABI version 2.
 #[cfg(any(target_os = "none", solo5_hvt))]
 #[used]
+#[allow(unsafe_code)]
 #[unsafe(link_section = ".note.solo5.abi")]
 static SOLO5_ABI_NOTE: hvt_abi::AbiNote = hvt_abi::AbiNote::HVT;
 
 /// std images take an entropy seed from our tender (see [`hvt_abi::NOTE_TYPE_SEED`]).
 #[cfg(all(feature = "std", solo5_hvt))]
 #[used]
+#[allow(unsafe_code)]
 #[unsafe(link_section = ".note.solo5.seed")]
 static SOLO5_SEED_NOTE: hvt_abi::SeedNote = hvt_abi::SeedNote::V1;
 
 /// `.interp` pointing nowhere, so that the host kernel refuses to run the image directly.
 #[cfg(any(target_os = "none", solo5_hvt))]
 #[used]
+#[allow(unsafe_code)]
 #[unsafe(link_section = ".interp")]
 static INTERP: [u8; 20] = *b"/nonexistent/solo5/\0";
 

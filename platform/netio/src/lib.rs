@@ -9,6 +9,9 @@
 //!   driven by the stream's `poll_read` / `poll_write`). It is itself a
 //!   `futures_io` stream, and the handshake is explicit ([`tls::accept`],
 //!   [`tls::connect`]) so callers can log and count its outcome.
+//! * [`tls::verify`]: the server-certificate verifiers (one signature-checking
+//!   base, a policy each: chain only, pinned fingerprint, any) and MirageOS'
+//!   `--tls-authenticator=` parser, shared by the Piñata and gitstore.
 //! * [`PlatformTime`]: a rustls `TimeProvider` that reads the platform's wall
 //!   clock, so certificate validation follows the backend's clock (the
 //!   simulator's virtual one included) instead of `SystemTime`.

@@ -15,6 +15,8 @@
 //! transport EOF without one (the usual behaviour of HTTP clients). Callers
 //! for whom truncation matters check [`TlsStream::received_close_notify`].
 
+pub mod verify;
+
 use std::future::poll_fn;
 use std::io::{self, Read, Write};
 use std::pin::Pin;

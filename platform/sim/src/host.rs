@@ -6,7 +6,7 @@ use std::io;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use platform::appliance::{Appliance, Boot, EnvBuilder, StackFactory, parse_boot_args};
+use platform::appliance::{Appliance, Attached, Boot, StackFactory, parse_boot_args};
 use platform::args::{self, Args, NetConfig, Parsed};
 use platform::console::Console;
 use platform::entropy::Entropy;
@@ -274,16 +274,15 @@ impl Host {
             host.build_stack(port, cfg, name)
         });
         let entropy: Rc<dyn Entropy> = self.entropy();
-        let mut b = EnvBuilder::new(args, console, entropy, factory).default_net(&default_net);
+        let mut attached = Attached::default();
         for (name, port) in nets {
-            b = b.net(&name, Rc::new(SimNet { shared: self.shared.clone(), port }));
+            attached.nets.push((name, Rc::new(SimNet { shared: self.shared.clone(), port })));
         }
         let blocks = self.shared.st.borrow().hosts[self.idx].blocks.clone();
         for blk in blocks {
-            let name = blk.name().to_string();
-            b = b.block(&name, blk);
+            attached.blocks.push((blk.name().to_string(), blk));
         }
-        Ok(Some(b.build()))
+        Ok(Some(attached.into_env(args, console, entropy, factory, Some(&default_net))))
     }
 }
 

@@ -13,14 +13,19 @@
 //!
 //! Appliances call [`run`] from their `main.rs`; tests and tools use the
 //! pieces directly.
-#![allow(unsafe_code)]
+//!
+//! `unsafe_code` is allowed only on the modules that call the host's C interface
+//! directly (`host`: interface addresses; `tap`: the tun/tap ioctls; `testnet`: namespaces).
 
 mod devices;
+#[allow(unsafe_code)]
 mod host;
 mod runner;
 mod runtime;
+#[allow(unsafe_code)]
 mod tap;
 mod tap_gso;
+#[allow(unsafe_code)]
 pub mod testnet;
 
 pub use devices::{DEFAULT_SECTOR_SIZE, FileBlock, GetrandomEntropy, StdoutConsole, file_block};

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use platform::appliance::{Boot, EnvBuilder, FAILURE_EXIT, StackFactory, parse_boot_args};
-use platform::args::{Args, NetConfig, USAGE_EXIT};
+use platform::appliance::{Attached, Boot, StackFactory, attach_failed, finish, parse_boot_args, stack_settings};
+use platform::args::{Args, USAGE_EXIT};
 use platform::console::{Console, LogFilter, install_logger};
 use platform::entropy::Entropy;
 use platform::net::{MacAddr, Net};
@@ -183,7 +183,7 @@ pub fn run(app: &'static Appliance) -> ExitCode {
 }
 
 /// Runs `app` with `argv` (without the program name); returns the exit
-/// status: 0 on success, [`USAGE_EXIT`] for a bad argument, [`FAILURE_EXIT`]
+/// status: 0 on success, [`USAGE_EXIT`] for a bad argument, [`FAILURE_EXIT`](platform::appliance::FAILURE_EXIT)
 /// when a device cannot be attached, `main` fails, or SIGINT/SIGTERM arrives.
 pub fn run_with_args(app: &'static Appliance, argv: Vec<String>) -> u8 {
     let (devices, boot_args) = match split_device_args(app.devices, &argv) {
@@ -212,20 +212,18 @@ async fn boot(app: &'static Appliance, devices: DeviceArgs, args: Args, log_filt
     let entropy: Rc<dyn Entropy> = Rc::new(GetrandomEntropy);
     let target = app.name;
 
+    let mut attached = Attached::default();
     let mut taps: Vec<(String, String, Rc<dyn Net>)> = Vec::new();
     for n in &devices.nets {
         match tap_net(&n.tap, n.mac) {
             Ok(net) => {
                 log::info!(target: target, "net {}: tap {} (mac {}, mtu {})", n.name, n.tap, net.info().mac, net.info().mtu);
-                taps.push((n.name.clone(), n.tap.clone(), net));
+                taps.push((n.name.clone(), n.tap.clone(), net.clone()));
+                attached.nets.push((n.name.clone(), net));
             }
-            Err(e) => {
-                log::error!(target: target, "error: net device {}: {e}", n.name);
-                return FAILURE_EXIT;
-            }
+            Err(e) => return attach_failed(app, "net", &n.name, &e),
         }
     }
-    let mut blocks = Vec::new();
     for b in &devices.blocks {
         match file_block(&b.path, b.sector_size) {
             Ok(dev) => {
@@ -238,12 +236,9 @@ async fn boot(app: &'static Appliance, devices: DeviceArgs, args: Args, log_filt
                     info.sectors,
                     info.sector_size
                 );
-                blocks.push((b.name.clone(), dev));
+                attached.blocks.push((b.name.clone(), dev));
             }
-            Err(e) => {
-                log::error!(target: target, "error: block device {}: {e}", b.name);
-                return FAILURE_EXIT;
-            }
+            Err(e) => return attach_failed(app, "block", &b.name, &e),
         }
     }
 
@@ -274,50 +269,28 @@ async fn boot(app: &'static Appliance, devices: DeviceArgs, args: Args, log_filt
         }
     }
 
-    let factory = stack_factory(app.devices, &taps, args.clone(), entropy.clone());
-    let mut builder = EnvBuilder::new(args, console, entropy, factory);
-    for (name, _, net) in &taps {
-        builder = builder.net(name, net.clone());
-    }
-    for (name, dev) in blocks {
-        builder = builder.block(&name, dev);
-    }
-    let env = builder.build();
-
-    let main = (app.main)(env);
+    let factory = stack_factory(app.devices, taps, args.clone(), entropy.clone());
+    let env = attached.into_env(args, console, entropy, factory, None);
     let outcome = tokio::select! {
-        result = main => result.map_err(|e| (platform::appliance::exit_status(&*e), e.to_string())),
-        signal = termination_signal() => Err((FAILURE_EXIT, format!("stopped by {signal}"))),
+        result = (app.main)(env) => result,
+        signal = termination_signal() => Err(format!("stopped by {signal}").into()),
     };
-    match outcome {
-        Ok(()) => {
-            log::info!(target: target, "{} exited", app.name);
-            0
-        }
-        Err((status, e)) => {
-            log::error!(target: target, "error: {e}");
-            status
-        }
-    }
+    finish(app, outcome)
 }
 
 /// The stack of each declared net device: netstack over its tap when it has
 /// one, else the host's sockets.
 fn stack_factory(
     declared: &'static [Device],
-    taps: &[(String, String, Rc<dyn Net>)],
+    taps: Vec<(String, String, Rc<dyn Net>)>,
     args: Args,
     entropy: Rc<dyn Entropy>,
 ) -> StackFactory {
-    let taps: Vec<(String, String, Rc<dyn Net>)> = taps.to_vec();
     let host = host_stack();
     Box::new(move |name: &str| {
         if let Some((_, tap, net)) = taps.iter().find(|(n, _, _)| n == name) {
-            let ip =
-                NetConfig::from_args(&args).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-            let mut seed = [0u8; 8];
-            entropy.fill(&mut seed);
-            netstack::new_stack(net.clone(), netstack::Config::new(ip, u64::from_le_bytes(seed), tap))
+            let (ip, seed) = stack_settings(&args, &*entropy)?;
+            netstack::new_stack(net.clone(), netstack::Config::new(ip, seed, tap))
         } else if declared.iter().any(|d| d.kind == DeviceKind::Net && d.name == name) {
             Ok(host.clone())
         } else {

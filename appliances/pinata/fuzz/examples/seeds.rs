@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use netio::tls::verify::{AnyCert, Verifier};
 use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
-use pinata_core::tls::danger::AnyServerCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
@@ -74,7 +74,7 @@ fn main() {
                 .with_protocol_versions(version(v13))
                 .unwrap()
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyServerCert(pinata_core::tls::provider())));
+                .with_custom_certificate_verifier(Verifier::new(AnyCert, pinata_core::tls::provider()));
             let cfg = if with_cert {
                 let (chain, key) = self_signed();
                 builder.with_client_auth_cert(chain, key).unwrap()

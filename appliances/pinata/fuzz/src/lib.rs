@@ -8,6 +8,7 @@ use std::io::Read;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use netio::tls::verify::{ChainOnly, Verifier};
 use pinata_core::{CaMode, Pki};
 use rustls::pki_types::ServerName;
 use rustls::time_provider::DefaultTimeProvider;
@@ -32,7 +33,17 @@ pub fn configs() -> &'static Configs {
         let time = Arc::new(DefaultTimeProvider);
         Configs {
             bounty_server: pinata_core::tls::bounty_server(&pki, time.clone()).expect("server config"),
-            bounty_client: pinata_core::tls::bounty_client(&pki, time).expect("client config"),
+            // The appliance's verifier (`pinata::connect_back_verifier`), built from netio
+            // directly so that the fuzz build does not pull in a backend.
+            bounty_client: pinata_core::tls::bounty_client(
+                &pki,
+                time,
+                Verifier::new(
+                    ChainOnly::new(pinata_core::tls::roots(&pki).expect("roots")),
+                    pinata_core::tls::provider(),
+                ),
+            )
+            .expect("client config"),
         }
     })
 }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pinata_core::tls::danger::AnyServerCert as AnyServer;
+use netio::tls::verify::{AnyCert, Verifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection};
@@ -108,7 +108,7 @@ fn config(o: &Options) -> Result<Arc<ClientConfig>, String> {
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+        .with_custom_certificate_verifier(Verifier::new(AnyCert, provider))
         .with_client_auth_cert(chain, key)
         .map_err(|e| format!("client certificate: {e}"))?;
     cfg.resumption = rustls::client::Resumption::disabled();

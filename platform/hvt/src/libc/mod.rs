@@ -16,7 +16,9 @@
 //! The symbols are exported (`no_mangle`) only when built with `--cfg solo5_hvt`; on the
 //! host the same functions are ordinary private functions so that they can be unit-tested
 //! without clashing with the host's libc.
-#![cfg_attr(not(solo5_hvt), allow(dead_code))]
+// On the host this module is compiled for its unit tests only (see lib.rs), which call
+// some of the functions.
+#![cfg_attr(all(test, not(solo5_hvt)), allow(dead_code))]
 
 pub(crate) mod malloc;
 pub(crate) mod mem;

@@ -1,12 +1,16 @@
 //! Sans-IO handshake scenarios: the Piñata's rustls configurations against
 //! clients and servers holding every kind of certificate, in memory.
+//!
+//! They live here, not in `pinata-core`, because the client side needs the
+//! wiring's verifier ([`pinata::connect_back_verifier`], from `netio`), and a
+//! core crate does not depend on `netio` (ARCHITECTURE.md rule 1).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use netio::tls::verify::{AnyCert, Verifier};
 use pinata_core::pki::{self, CaMode, Pki};
 use pinata_core::tls;
-use pinata_core::tls::danger::AnyServerCert as AnyServer;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
@@ -91,7 +95,7 @@ fn attacker_client(cred: Option<Cred>, version: &'static rustls::SupportedProtoc
         .with_protocol_versions(&[version])
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyServer(p)));
+        .with_custom_certificate_verifier(Verifier::new(AnyCert, p));
     Arc::new(match cred {
         Some(c) => b.with_client_auth_cert(c.chain, c.key).unwrap(),
         None => b.with_no_client_auth(),
@@ -153,7 +157,7 @@ fn server_accepts(
 }
 
 fn client_accepts(pki: &Pki, cred: Cred, version: &'static rustls::SupportedProtocolVersion) -> Result<(), String> {
-    let client = tls::bounty_client(pki, time()).unwrap();
+    let client = tls::bounty_client(pki, time(), pinata::connect_back_verifier(pki).unwrap()).unwrap();
     handshake(client, attacker_server(cred, version)).1
 }
 
@@ -224,7 +228,12 @@ fn validation_uses_the_given_clock() {
     let server = tls::bounty_server(&pki, late).unwrap();
     let cred = signed(&test_ca(), CLIENT, (-3600, 3 * 365 * 86400));
     assert_eq!(handshake(attacker_client(Some(cred), &rustls::version::TLS13), server.clone()).0, Ok(()));
-    let client = tls::bounty_client(&pki, Arc::new(At(NOW_SECS + 2 * 365 * 86400))).unwrap();
+    let client = tls::bounty_client(
+        &pki,
+        Arc::new(At(NOW_SECS + 2 * 365 * 86400)),
+        pinata::connect_back_verifier(&pki).unwrap(),
+    )
+    .unwrap();
     let (_, c) = handshake(client, attacker_server(signed(&test_ca(), SERVER, VALID), &rustls::version::TLS13));
     assert!(c.unwrap_err().contains("expired"));
 }
