@@ -231,6 +231,48 @@ fn pack_without_side_band_and_unknown_repositories() {
         assert_eq!(gitstore::pack::read_pack(&pack, &mut repo).unwrap(), 8);
         assert_eq!(repo.files(&tip).unwrap()["sub/file"], b"nested\n");
 
+        // With (small) side-band: the pack on channel 1 in pkt-lines of at
+        // most 1000 bytes, then a flush. A big blob makes several of them.
+        // Incompressible bytes (xorshift), so the pack stays big.
+        let mut x = 0x9e37_79b9_u32;
+        let big: Vec<u8> = (0..50_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        let tip = h.commit("main", &[("big", Some(&big))], &me(), "big", 3).unwrap();
+        let (mut conn, _) = open(&stack, "git-upload-pack", "/zones.git").await;
+        let mut req = Vec::new();
+        pkt(&mut req, format!("want {tip} side-band\n").as_bytes());
+        req.extend_from_slice(b"0000");
+        pkt(&mut req, b"done\n");
+        conn.write_all(&req).await.unwrap();
+        conn.read_exact(&mut nak).await.unwrap();
+        assert_eq!(&nak, b"0008NAK\n");
+        let mut pack = Vec::new();
+        let mut lines = 0;
+        loop {
+            let mut head = [0u8; 4];
+            conn.read_exact(&mut head).await.unwrap();
+            let len = usize::from_str_radix(std::str::from_utf8(&head).unwrap(), 16).unwrap();
+            if len == 0 {
+                break;
+            }
+            assert!(len <= 1000, "side-band pkt-line of {len} bytes");
+            let mut data = vec![0u8; len - 4];
+            conn.read_exact(&mut data).await.unwrap();
+            assert_eq!(data[0], 1, "channel");
+            pack.extend_from_slice(&data[1..]);
+            lines += 1;
+        }
+        assert!(lines > 2, "{lines} lines");
+        let mut repo = Repo::new();
+        gitstore::pack::read_pack(&pack, &mut repo).unwrap();
+        assert_eq!(repo.files(&tip).unwrap()["big"], big);
+
         // Asking for an object that is no ref tip is refused.
         let (mut conn, _) = open(&stack, "git-upload-pack", "/zones.git").await;
         let mut req = Vec::new();
