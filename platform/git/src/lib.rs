@@ -27,6 +27,9 @@
 //! client.push(&remote, &mut repo, Some(fetched.tip), new).await?; // sets repo.head()
 //! ```
 //!
+//! With feature `serve`, [`serve::GitServer`] answers git:// itself from
+//! in-memory repositories (an in-process remote for tests).
+//!
 //! Host names need a [`Resolver`] ([`Client::with_resolver`]); without one
 //! (hvt today) only IP literals work and the error says so. There are no
 //! timeouts here: callers wrap calls in their own deadline.
@@ -37,6 +40,8 @@ pub mod pack;
 mod pktline;
 mod proto;
 pub mod remote;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod transport;
 
 use std::fmt;
