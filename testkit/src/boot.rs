@@ -185,21 +185,28 @@ impl Appliance {
 /// backend go on every test.
 #[macro_export]
 macro_rules! scenario_list {
-    ($list:ident = $($path:ident)::+ { $($name:ident),* $(,)? }) => {
-        $crate::scenario_list!(@define ($) $list [$($path)::+] { $($name),* });
+    ($list:ident = $path:path { $($name:ident),* $(,)? }) => {
+        $crate::scenario_list!(@define ($) $list $path { $($name),* });
     };
     // `$d` is a `$` token: the macro this one writes needs metavariables of its own.
-    (@define ($d:tt) $list:ident [$($path:tt)*] { $($name:ident),* }) => {
+    (@define ($d:tt) $list:ident $path:path { $($name:ident),* }) => {
         macro_rules! $list {
             ($d backend:expr $d(, #[$d attr:meta])* $d(,)?) => {
                 $(
                     #[test]
                     $d(#[$d attr])*
                     fn $name() {
-                        $($path)*::$name(&$d backend);
+                        use $path as scenarios;
+                        scenarios::$name(&$d backend);
                     }
                 )*
             };
         }
     };
+}
+
+/// Where the hvt tests find the tender and the images (short names for
+/// `use testkit::hvt; hvt::image(..); hvt::tender()`).
+pub mod hvt {
+    pub use super::{hvt_image as image, tender};
 }

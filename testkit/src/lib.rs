@@ -27,7 +27,7 @@ pub mod tmp;
 pub mod tool;
 pub mod wait;
 
-pub use boot::{Appliance, Backend};
+pub use boot::{Appliance, Backend, hvt};
 pub use netns::NetNs;
 pub use proc::{Lines, Proc};
 pub use tmp::{TempDir, TempFile};
