@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use platform::net::MacAddr;
 use platform::time;
-use platform_unix::testnet::NetNs;
+use testkit::NetNs;
 use platform_unix::{block_on, create_tap, tap_net};
 
 const OUR_MAC: MacAddr = MacAddr([0x02, 0x00, 0x00, 0x77, 0x00, 0x02]);
