@@ -12,6 +12,7 @@
 //! * [`netns`]: network namespaces made by the test, deleted on drop;
 //! * [`certs`]: a CA, leaves signed by it and PEM files (rcgen);
 //! * [`git`]: real git servers (`git daemon`, smart HTTP(S));
+//! * [`nsd`]: NSD in a namespace, and the DNS tools a test needs;
 //! * [`boot`]: boot an appliance on a backend (the unix binary, or an hvt image
 //!   under the tender) and the [`scenario_list!`] macro that turns one list of
 //!   scenarios into tests per backend.
@@ -22,6 +23,7 @@ pub mod boot;
 pub mod certs;
 pub mod git;
 pub mod netns;
+pub mod nsd;
 pub mod proc;
 pub mod tmp;
 pub mod tool;
