@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use testkit::TempFile;
 use tender::elf::{PF_R, PF_W, PF_X};
 use tender::synth::ImageBuilder;
 

@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use testkit::TempFile;
 use tender::synth::{self, ImageBuilder};
 
 /// The same scenarios for each engine.

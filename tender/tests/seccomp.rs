@@ -12,6 +12,7 @@
 mod common;
 
 use common::*;
+use testkit::TempFile;
 use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;

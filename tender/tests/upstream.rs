@@ -19,6 +19,7 @@
 mod common;
 
 use common::*;
+use testkit::TempFile;
 use std::path::PathBuf;
 use std::process::Command;
 
