@@ -7,8 +7,8 @@
 mod common;
 
 use common::*;
-use testkit::TempFile;
 use tender::synth::{self, ImageBuilder};
+use testkit::TempFile;
 
 /// The same scenarios for each engine.
 macro_rules! engine_tests {

@@ -20,11 +20,11 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 
-use testkit::{NetNs, hvt};
 use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
 use support::*;
 use testkit::TempDir;
 use testkit::certs::{CertFiles, EXPIRED, VALID, ca as other_ca, self_signed_cert, signed_cert};
+use testkit::{NetNs, hvt};
 
 /// The guest's address and the namespace's side of the tap.
 const GUEST: &str = "10.79.0.2";

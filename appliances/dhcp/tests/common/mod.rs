@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 pub use testkit::TempDir;
-use testkit::{NetNs, Proc};
 pub use testkit::wait::{WAIT, until, until_ctx};
+use testkit::{NetNs, Proc};
 
 pub const SERVER: &str = "10.77.0.1";
 pub const BRIDGE_IP: &str = "10.77.0.2";

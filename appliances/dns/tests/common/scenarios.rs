@@ -360,12 +360,14 @@ pub fn secondary_transfers_from_nsd(backend: &Backend) {
 
 // Every scenario above, as `dns_scenarios!(BACKEND, #[attrs]...)` for the test files of
 // each backend (`tests/e2e.rs`, `tests/hvt.rs`).
-testkit::scenario_list!(dns_scenarios = common::scenarios {
-    answers_from_git_daemon,
-    answers_from_smart_http,
-    answers_from_https,
-    update_commit_and_notify,
-    broken_zone_and_malformed_packets,
-    nsd_secondary_transfers_from_us,
-    secondary_transfers_from_nsd,
-});
+testkit::scenario_list!(
+    dns_scenarios = common::scenarios {
+        answers_from_git_daemon,
+        answers_from_smart_http,
+        answers_from_https,
+        update_commit_and_notify,
+        broken_zone_and_malformed_packets,
+        nsd_secondary_transfers_from_us,
+        secondary_transfers_from_nsd,
+    }
+);
