@@ -2,46 +2,14 @@
 //! (scenarios in `common/mod.rs`; root and Debian packages `busybox isc-dhcp-client
 //! isc-dhcp-relay iproute2`). `tests/hvt.rs` runs the same scenarios on the hvt image.
 
+#[macro_use]
 mod common;
 
 use std::process::Command;
 
 use common::{Backend, Lab, Server};
 
-#[test]
-fn udhcpc_obtains_renews_releases_and_reobtains() {
-    common::udhcpc_obtains_renews_releases_and_reobtains(&Backend::unix(env!("CARGO_BIN_EXE_dhcp")));
-}
-
-#[test]
-fn dhclient_obtains_reboots_and_releases() {
-    common::dhclient_obtains_reboots_and_releases(&Backend::unix(env!("CARGO_BIN_EXE_dhcp")));
-}
-
-#[test]
-fn static_reservation_by_mac() {
-    common::static_reservation_by_mac(&Backend::unix(env!("CARGO_BIN_EXE_dhcp")));
-}
-
-#[test]
-fn clients_never_share_an_address() {
-    common::clients_never_share_an_address(&Backend::unix(env!("CARGO_BIN_EXE_dhcp")));
-}
-
-#[test]
-fn kill_during_burst_loses_no_acknowledged_lease() {
-    common::kill_during_burst_loses_no_acknowledged_lease(&Backend::unix(env!("CARGO_BIN_EXE_dhcp")));
-}
-
-#[test]
-fn malformed_and_truncated_packets_never_stop_the_server() {
-    common::malformed_and_truncated_packets_never_stop_the_server(&Backend::unix(env!("CARGO_BIN_EXE_dhcp")));
-}
-
-#[test]
-fn relayed_client_gets_an_address_of_the_relay_subnet() {
-    common::relayed_client_gets_an_address_of_the_relay_subnet(&Backend::unix(env!("CARGO_BIN_EXE_dhcp")));
-}
+dhcp_scenarios!(Backend::unix(env!("CARGO_BIN_EXE_dhcp")));
 
 /// A bad setting is refused with a message naming it; a foreign block
 /// device is reported and left alone unless --format.
@@ -71,11 +39,6 @@ fn bad_settings_and_foreign_storage_are_refused() {
     // With --format it is replaced and the server comes up.
     let mut server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.120", "--format"]);
     assert!(server.alive());
-}
-
-#[test]
-fn probe_skips_an_address_in_use() {
-    common::probe_skips_an_address_in_use(&Backend::unix(env!("CARGO_BIN_EXE_dhcp")));
 }
 
 /// `--conf=FILE`: settings from a file, merged with the command line; a

@@ -544,3 +544,18 @@ pub fn probe_skips_an_address_in_use(backend: &Backend) {
     server.wait_for("the probe to find the squatter", |l| l.contains(&claimed));
     assert!(!lab.leases().iter().any(|(ip, _, _)| *ip == Ipv4Addr::new(10, 77, 0, 100)));
 }
+
+// Every scenario above, as `dhcp_scenarios!(BACKEND, #[attrs]...)` for the test files of
+// each backend (`tests/e2e.rs`, `tests/hvt.rs`).
+testkit::scenario_list!(
+    dhcp_scenarios = common {
+        udhcpc_obtains_renews_releases_and_reobtains,
+        dhclient_obtains_reboots_and_releases,
+        static_reservation_by_mac,
+        clients_never_share_an_address,
+        kill_during_burst_loses_no_acknowledged_lease,
+        malformed_and_truncated_packets_never_stop_the_server,
+        relayed_client_gets_an_address_of_the_relay_subnet,
+        probe_skips_an_address_in_use,
+    }
+);
