@@ -11,6 +11,7 @@
 //! * [`proc`]: a child process whose output lines are collected, killed on drop;
 //! * [`netns`]: network namespaces made by the test, deleted on drop;
 //! * [`certs`]: a CA, leaves signed by it and PEM files (rcgen);
+//! * [`frames`]: Ethernet test frames and a pcap parser;
 //! * [`git`]: real git servers (`git daemon`, smart HTTP(S));
 //! * [`nsd`]: NSD in a namespace, and the DNS tools a test needs;
 //! * [`boot`]: boot an appliance on a backend (the unix binary, or an hvt image
@@ -21,6 +22,7 @@
 
 pub mod boot;
 pub mod certs;
+pub mod frames;
 pub mod git;
 pub mod netns;
 pub mod nsd;
