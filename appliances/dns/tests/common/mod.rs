@@ -1,5 +1,5 @@
 //! End-to-end scenarios for the DNS appliance with real tools: `git daemon` and the
-//! smart-HTTP server of `platform/git/tests/support` serve the zone repository,
+//! smart-HTTP server of `testkit::git` serve the zone repository,
 //! `dig`/`kdig`/`nsupdate` ask, NSD is secondary (and primary). Debian packages:
 //! `git bind9-dnsutils knot-dnsutils nsd iproute2 python3`; needs root.
 //!
