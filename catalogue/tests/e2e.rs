@@ -9,14 +9,14 @@
 //! cargo test -p appliance --test e2e -- --ignored`. The `run` test also needs
 //! root, iproute2 and curl (it boots the Piñata in a network namespace).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use platform_unix::testnet::NetNs;
+use testkit::{NetNs, Proc};
 
 const TOOL: &str = env!("CARGO_BIN_EXE_appliance");
 
@@ -255,39 +255,24 @@ fn a_device_the_host_cannot_give_is_named() {
 #[ignore = "needs a published catalogue, the tender and root; run by the CI hvt stage"]
 fn run_pinata_and_read_its_rules_page() {
     let lab = Lab::new("run");
-    let tender = platform_unix::testnet::hvt::tender();
+    let tender = testkit::hvt::tender();
     let ns = NetNs::unique("app-run").expect("needs root and iproute2");
     ns.ip(&["link", "set", "lo", "up"]).unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns.name(), TOOL, "--catalogue", &lab.file_url(), "--cache"])
+    let mut cmd = ns.cmd(TOOL);
+    cmd.args(["--catalogue", &lab.file_url(), "--cache"])
         .arg(&lab.cache)
         .args(["--public-key", &lab.public_key, "run", "pinata", "--engine", "process", "--mem", "32", "--tender"])
         .arg(&tender)
-        .args(["--", "--secret=catalogue-e2e-secret"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .args(["--", "--secret=catalogue-e2e-secret"]);
+    let mut child = Proc::spawn(&mut cmd, "appliance run");
     // The tender's console: wait for the Piñata's ready line.
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = String::new();
-    let mut line = String::new();
-    while !seen.contains(" ready: ") {
-        line.clear();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            panic!("the Piñata stopped before it was ready:\n{seen}\n{err}");
-        }
-        seen.push_str(&line);
-    }
+    child.wait_for("the Piñata's ready line", |l| l.contains(" ready: "));
     let page = Command::new("ip")
         .args(["netns", "exec", ns.name(), "curl", "-sS", "--max-time", "20", "http://10.0.0.2/"])
         .output()
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    child.kill();
+    let seen = child.output();
     let body = String::from_utf8_lossy(&page.stdout);
     assert!(page.status.success(), "curl failed: {}", String::from_utf8_lossy(&page.stderr));
     assert!(body.contains("BEGIN CERTIFICATE"), "no CA certificate on the rules page:\n{body}");

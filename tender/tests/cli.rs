@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use tender::elf::{PF_R, PF_W, PF_X};
 use tender::synth::ImageBuilder;
+use testkit::TempFile;
 
 fn rejected(img: &ImageBuilder, expect: &str) {
     let f = TempFile::new("bad", &img.build());

@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use tender::synth::{self, ImageBuilder};
+use testkit::TempFile;
 
 /// The same scenarios for each engine.
 macro_rules! engine_tests {

@@ -19,6 +19,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use tender::seccomp::{Fds, allowlist};
+use testkit::TempFile;
 
 /// System calls (and `ioctl` requests, as `ioctl:NAME`) after the filter was installed.
 fn after_filter(trace: &str) -> BTreeSet<String> {

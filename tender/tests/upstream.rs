@@ -21,6 +21,7 @@ mod common;
 use common::*;
 use std::path::PathBuf;
 use std::process::Command;
+use testkit::TempFile;
 
 fn solo5_dir() -> PathBuf {
     let d = PathBuf::from(std::env::var_os("SOLO5_DIR").expect("set SOLO5_DIR to a built upstream Solo5 tree"));

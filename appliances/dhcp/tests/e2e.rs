@@ -2,52 +2,20 @@
 //! (scenarios in `common/mod.rs`; root and Debian packages `busybox isc-dhcp-client
 //! isc-dhcp-relay iproute2`). `tests/hvt.rs` runs the same scenarios on the hvt image.
 
+#[macro_use]
 mod common;
 
 use std::process::Command;
 
 use common::{Backend, Lab, Server};
 
-#[test]
-fn udhcpc_obtains_renews_releases_and_reobtains() {
-    common::udhcpc_obtains_renews_releases_and_reobtains(&Backend::Unix);
-}
-
-#[test]
-fn dhclient_obtains_reboots_and_releases() {
-    common::dhclient_obtains_reboots_and_releases(&Backend::Unix);
-}
-
-#[test]
-fn static_reservation_by_mac() {
-    common::static_reservation_by_mac(&Backend::Unix);
-}
-
-#[test]
-fn clients_never_share_an_address() {
-    common::clients_never_share_an_address(&Backend::Unix);
-}
-
-#[test]
-fn kill_during_burst_loses_no_acknowledged_lease() {
-    common::kill_during_burst_loses_no_acknowledged_lease(&Backend::Unix);
-}
-
-#[test]
-fn malformed_and_truncated_packets_never_stop_the_server() {
-    common::malformed_and_truncated_packets_never_stop_the_server(&Backend::Unix);
-}
-
-#[test]
-fn relayed_client_gets_an_address_of_the_relay_subnet() {
-    common::relayed_client_gets_an_address_of_the_relay_subnet(&Backend::Unix);
-}
+dhcp_scenarios!(Backend::unix(env!("CARGO_BIN_EXE_dhcp")));
 
 /// A bad setting is refused with a message naming it; a foreign block
 /// device is reported and left alone unless --format.
 #[test]
 fn bad_settings_and_foreign_storage_are_refused() {
-    let lab = Lab::new(&Backend::Unix, "refuse", 0);
+    let lab = Lab::new(&Backend::unix(env!("CARGO_BIN_EXE_dhcp")), "refuse", 0);
     let run = |extra: &[&str]| {
         let block = format!("--block:storage={}", lab.dir.path("leases.img").display());
         let mut args = vec!["netns", "exec", lab.server_ns.name(), env!("CARGO_BIN_EXE_dhcp"), "--net:service=tap0"];
@@ -73,16 +41,11 @@ fn bad_settings_and_foreign_storage_are_refused() {
     assert!(server.alive());
 }
 
-#[test]
-fn probe_skips_an_address_in_use() {
-    common::probe_skips_an_address_in_use(&Backend::Unix);
-}
-
 /// `--conf=FILE`: settings from a file, merged with the command line; a
 /// malformed line is refused naming the file, the line and the setting.
 #[test]
 fn settings_from_a_config_file() {
-    let lab = Lab::new(&Backend::Unix, "conf", 2);
+    let lab = Lab::new(&Backend::unix(env!("CARGO_BIN_EXE_dhcp")), "conf", 2);
     let conf = lab.dir.path("dhcp.conf");
     let text = format!(
         "# test configuration\nrange=10.77.0.120,10.77.0.129,5m\n\nhost={},10.77.0.8,laptop\nlease-time=7m\n",

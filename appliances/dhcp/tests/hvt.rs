@@ -14,54 +14,7 @@
 //! Ignored by default because it needs those artefacts; run it with
 //! `cargo test -p dhcp --test hvt -- --ignored` after building them.
 
+#[macro_use]
 mod common;
 
-use common::Backend;
-
-#[test]
-#[ignore = "needs root, dist/dhcp.hvt and the tender; see the module docs"]
-fn udhcpc_obtains_renews_releases_and_reobtains() {
-    common::udhcpc_obtains_renews_releases_and_reobtains(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dhcp.hvt and the tender; see the module docs"]
-fn dhclient_obtains_reboots_and_releases() {
-    common::dhclient_obtains_reboots_and_releases(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dhcp.hvt and the tender; see the module docs"]
-fn static_reservation_by_mac() {
-    common::static_reservation_by_mac(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dhcp.hvt and the tender; see the module docs"]
-fn clients_never_share_an_address() {
-    common::clients_never_share_an_address(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dhcp.hvt and the tender; see the module docs"]
-fn kill_during_burst_loses_no_acknowledged_lease() {
-    common::kill_during_burst_loses_no_acknowledged_lease(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dhcp.hvt and the tender; see the module docs"]
-fn malformed_and_truncated_packets_never_stop_the_server() {
-    common::malformed_and_truncated_packets_never_stop_the_server(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dhcp.hvt and the tender; see the module docs"]
-fn relayed_client_gets_an_address_of_the_relay_subnet() {
-    common::relayed_client_gets_an_address_of_the_relay_subnet(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dhcp.hvt and the tender; see the module docs"]
-fn probe_skips_an_address_in_use() {
-    common::probe_skips_an_address_in_use(&Backend::hvt());
-}
+dhcp_scenarios!(common::Backend::hvt("dhcp"), #[ignore = "needs root, dist/dhcp.hvt and the tender; see the module docs"]);

@@ -8,49 +8,7 @@
 //! Ignored by default; the CI hvt stage runs
 //! `cargo test -p dns --test hvt -- --ignored` after building them.
 
+#[macro_use]
 mod common;
 
-use common::Backend;
-use common::scenarios;
-
-#[test]
-#[ignore = "needs root, dist/dns.hvt and the tender; see the module docs"]
-fn answers_from_git_daemon() {
-    scenarios::answers_from_git_daemon(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dns.hvt and the tender; see the module docs"]
-fn answers_from_smart_http() {
-    scenarios::answers_from_smart_http(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dns.hvt and the tender; see the module docs"]
-fn answers_from_https() {
-    scenarios::answers_from_https(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dns.hvt and the tender; see the module docs"]
-fn update_commit_and_notify() {
-    scenarios::update_commit_and_notify(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dns.hvt and the tender; see the module docs"]
-fn broken_zone_and_malformed_packets() {
-    scenarios::broken_zone_and_malformed_packets(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dns.hvt and the tender; see the module docs"]
-fn nsd_secondary_transfers_from_us() {
-    scenarios::nsd_secondary_transfers_from_us(&Backend::hvt());
-}
-
-#[test]
-#[ignore = "needs root, dist/dns.hvt and the tender; see the module docs"]
-fn secondary_transfers_from_nsd() {
-    scenarios::secondary_transfers_from_nsd(&Backend::hvt());
-}
+dns_scenarios!(common::Backend::hvt("dns"), #[ignore = "needs root, dist/dns.hvt and the tender; see the module docs"]);

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
 use support::*;
+use testkit::TempDir;
+use testkit::certs::{CertFiles, EXPIRED, VALID, ca as other_ca, self_signed_cert, signed_cert};
 
 /// A client certificate that does not chain to the Piñata CA gets nothing:
 /// none, self-signed, another CA's, one signed by a key claiming the Piñata

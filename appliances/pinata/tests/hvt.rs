@@ -20,9 +20,11 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 
-use platform_unix::testnet::{NetNs, hvt};
 use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
 use support::*;
+use testkit::TempDir;
+use testkit::certs::{CertFiles, EXPIRED, VALID, ca as other_ca, self_signed_cert, signed_cert};
+use testkit::{NetNs, hvt};
 
 /// The guest's address and the namespace's side of the tap.
 const GUEST: &str = "10.79.0.2";
@@ -73,7 +75,7 @@ impl HvtPinata {
             .expect("cannot start tender");
         let log = Lines::collect(child.stdout.take().unwrap());
         let errors = Lines::collect(child.stderr.take().unwrap());
-        if let Err(why) = log.try_wait_for_nth(1, |l| l.contains(" ready: ")) {
+        if let Err(why) = log.try_wait_for_nth(1, WAIT, |l| l.contains(" ready: ")) {
             let _ = child.kill();
             let _ = child.wait();
             panic!("the Piñata image did not get ready ({why}):\n{}\n{}", log.text(), errors.text());

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use platform_contract::Ports;
 use platform_contract::checks::{self, Profile};
-use platform_unix::testnet::{NetNs, hvt};
+use testkit::{NetNs, hvt};
 
 const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 79, 0, 2));
 const BOOT_LIMIT: Duration = Duration::from_secs(60);

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use platform::stack::Stack;
 use platform_contract::checks::{self, Profile};
 use platform_contract::{Ports, start_services};
-use platform_unix::testnet::NetNs;
+use testkit::NetNs;
 
 /// Unprivileged ports, so the host-socket run needs no root.
 const HIGH_PORTS: Ports = Ports { echo: 17007, discard: 17009, source: 17019, reset: 17013 };

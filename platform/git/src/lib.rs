@@ -52,10 +52,10 @@ use std::sync::Arc;
 
 use platform::stack::Stack;
 
-pub use object::{Kind, Object, ObjectId, Repo, Signature, TreeEntry};
-pub use remote::{Remote, Scheme};
 /// `--tls-authenticator=`; the parser and verifiers live in `netio`, shared with other appliances.
 pub use netio::tls::verify::Authenticator;
+pub use object::{Kind, Object, ObjectId, Repo, Signature, TreeEntry};
+pub use remote::{Remote, Scheme};
 pub use transport::Resolver;
 
 /// Our agent string, sent in capabilities and User-Agent.

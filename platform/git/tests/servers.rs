@@ -1,13 +1,13 @@
 //! Fetch and push against real git servers: `git daemon` (git://) and
 //! `git http-backend` behind a small HTTP(S) server, checked with the git CLI.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
 use gitstore::{Authenticator, Client, Error, Remote, Repo, Signature};
-use support::*;
+use testkit::TempDir;
+use testkit::certs;
+use testkit::git::*;
 
 const ZONE: &[u8] = b"$ORIGIN example.com.\n@ 3600 IN SOA ns hostmaster 1 3600 900 604800 300\n";
 
@@ -115,7 +115,9 @@ fn spki_der(cert_pem: &Path) -> Vec<u8> {
 #[test]
 fn https_with_pinned_fingerprints_and_trust_anchor() {
     let (dir, bare) = setup("https");
-    let (cert, key, der) = self_signed_cert(&dir.0);
+    let c = certs::ip_server_cert(&dir, [127, 0, 0, 1].into());
+    let (cert, key, der) = (c.cert, c.key, c.der);
+    std::fs::write(dir.path("cert.der"), &der).unwrap();
     let server = http_server(&dir.0, Some((&cert, &key)));
     let url = format!("https://127.0.0.1:{}/zones.git", server.port);
     let stack = platform_unix::host_stack();

@@ -4,10 +4,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{numbered, parse_pcap, temp_path};
+use common::temp_path;
 use platform::net::{MacAddr, Net};
 use platform::time;
 use platform_sim::{CapturePoint, LinkConfig, WALL_ORIGIN_UNIX_SECS, World};
+use testkit::frames::{number_of, numbered, parse_pcap};
 
 /// Three hosts chatting over a faulty link; returns the trace hash, the
 /// pcap bytes and the order b received frames in.
@@ -44,7 +45,7 @@ fn scenario(seed: u64, point: CapturePoint, file: &str) -> (u64, Vec<u8>, Vec<u3
         let mut got = Vec::new();
         let mut buf = vec![0u8; nb.info().frame_capacity()];
         while let Some(n) = nb.recv(&mut buf).unwrap() {
-            got.push(common::number_of(&buf[..n]));
+            got.push(number_of(&buf[..n]));
         }
         got
     });
@@ -70,7 +71,7 @@ fn pcap_records_every_frame_as_sent() {
     }
     assert_eq!(records[0].secs as u64, WALL_ORIGIN_UNIX_SECS);
     // The 300 frames of a, one per 100 µs, end 29.9 ms after the start.
-    let first_of_a: Vec<_> = records.iter().filter(|r| common::number_of(&r.data) < 1000).collect();
+    let first_of_a: Vec<_> = records.iter().filter(|r| number_of(&r.data) < 1000).collect();
     assert_eq!(first_of_a.len(), 300);
     assert_eq!(first_of_a[299].micros, 29_900);
 }
@@ -81,7 +82,7 @@ fn pcap_as_delivered_shows_duplicates_and_reordering() {
     let records = parse_pcap(&bytes);
     let times: Vec<u64> = records.iter().map(|r| r.secs as u64 * 1_000_000 + r.micros as u64).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "records are in delivery order");
-    let numbers: Vec<u32> = records.iter().map(|r| common::number_of(&r.data)).collect();
+    let numbers: Vec<u32> = records.iter().map(|r| number_of(&r.data)).collect();
     let mut sorted = numbers.clone();
     sorted.sort();
     assert!(sorted.windows(2).any(|w| w[0] == w[1]), "duplicates appear");

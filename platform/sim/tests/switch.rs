@@ -1,13 +1,11 @@
 //! The switch: delivery, broadcast, learning, faults, queues, bandwidth.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{frame, number_of, numbered};
 use platform::net::{MacAddr, Net};
 use platform::time;
 use platform_sim::{LinkConfig, World};
+use testkit::frames::{frame, number_of, numbered};
 
 #[test]
 fn unicast_and_broadcast_between_hosts() {

@@ -20,16 +20,17 @@
 mod devices;
 #[allow(unsafe_code)]
 mod host;
+#[allow(unsafe_code)]
+mod netns;
 mod runner;
 mod runtime;
 #[allow(unsafe_code)]
 mod tap;
 mod tap_gso;
-#[allow(unsafe_code)]
-pub mod testnet;
 
 pub use devices::{DEFAULT_SECTOR_SIZE, FileBlock, GetrandomEntropy, StdoutConsole, file_block};
 pub use host::host_stack;
+pub use netns::enter_net_namespace;
 pub use runner::{BlockArg, DeviceArgs, NetArg, device_help, run, run_with_args, split_device_args};
 pub use runtime::block_on;
 pub use tap::{TapNet, create_tap, remove_tap, tap_net};

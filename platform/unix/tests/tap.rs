@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use platform::net::MacAddr;
 use platform::time;
-use platform_unix::testnet::NetNs;
 use platform_unix::{block_on, create_tap, tap_net};
+use testkit::NetNs;
 
 const OUR_MAC: MacAddr = MacAddr([0x02, 0x00, 0x00, 0x77, 0x00, 0x02]);
 const OUR_IP: [u8; 4] = [10, 77, 0, 2];

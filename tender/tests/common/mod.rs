@@ -1,12 +1,13 @@
 //! Shared helpers for the tender's integration tests: building the test guests, running
-//! the tender with a time limit, temporary files, and the engine requirements.
+//! the tender with a time limit, and the engine requirements (temporary files come
+//! from `testkit`).
 
+// Each test binary uses a part of these tender-specific helpers.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub const TENDER: &str = env!("CARGO_BIN_EXE_tender");
@@ -153,29 +154,4 @@ pub fn run_with(tender: &str, prefix: &[&str], args: &[&str], env: &[(&str, &str
 
 pub fn run(args: &[&str]) -> Run {
     run_cmd(&[], args, &[])
-}
-
-/// A temporary file removed on drop.
-pub struct TempFile(pub PathBuf);
-
-impl TempFile {
-    pub fn new(tag: &str, contents: &[u8]) -> TempFile {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "tender-test-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&p, contents).expect("write temp file");
-        TempFile(p)
-    }
-    pub fn path(&self) -> &str {
-        self.0.to_str().expect("utf-8 temp path")
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }

@@ -12,31 +12,20 @@
 //! which the tests read the status page and send garbage. Waits poll for
 //! lines or files with a deadline, never a fixed sleep.
 
-// Each test binary uses a part of this module.
-#![allow(dead_code)]
-
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use platform_unix::testnet::NetNs;
+pub use testkit::TempDir;
+pub use testkit::wait::{WAIT, until, until_ctx};
+use testkit::{NetNs, Proc};
 
-pub const WAIT: Duration = Duration::from_secs(40);
 pub const SERVER: &str = "10.77.0.1";
 pub const BRIDGE_IP: &str = "10.77.0.2";
 
-pub fn require(tool: &str, args: &[&str], package: &str) {
-    let ok = Command::new(tool).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
-    assert!(
-        ok.is_ok(),
-        "the DHCP end-to-end tests need `{tool}` (Debian package {package}): apt-get install -y {package}"
-    );
-}
+pub use testkit::tool::require_tool as require;
 
 fn require_tools() {
     require("busybox", &["udhcpc", "--help"], "busybox");
@@ -44,94 +33,18 @@ fn require_tools() {
     require("ip", &["-V"], "iproute2");
 }
 
-/// Where the server runs.
-#[derive(Clone, Debug)]
-pub enum Backend {
-    /// The unix binary of this package.
-    Unix,
-    /// An hvt image under the tender's process engine.
-    Hvt { tender: PathBuf, image: PathBuf },
+pub use testkit::Backend;
+
+/// The command line (run inside the server namespace) of the server on `tap0` with
+/// lease storage `block` and appliance arguments `args`.
+fn server_argv(backend: &Backend, block: &Path, args: &[&str]) -> Vec<OsString> {
+    let storage = format!("--block:storage={}", block.display());
+    backend.argv(&[], &["--net:service=tap0", &storage], args)
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-}
-
-impl Backend {
-    /// The hvt backend: the image from `HVT_DHCP_IMAGE`, else `dist/dhcp.hvt`, and the
-    /// tender (see `platform_unix::testnet::hvt`). Panics, naming what to build, when
-    /// either is missing.
-    pub fn hvt() -> Backend {
-        let image = platform_unix::testnet::hvt::image("dhcp", "HVT_DHCP_IMAGE");
-        Backend::Hvt { tender: platform_unix::testnet::hvt::tender(), image }
-    }
-
-    /// The command line (run inside the server namespace) of the server on `tap0` with
-    /// lease storage `block` and appliance arguments `args`.
-    pub fn command(&self, block: &Path, args: &[&str]) -> Vec<OsString> {
-        let mut out: Vec<OsString> = Vec::new();
-        let storage = format!("--block:storage={}", block.display());
-        match self {
-            Backend::Unix => {
-                out.push(env!("CARGO_BIN_EXE_dhcp").into());
-                out.push("--net:service=tap0".into());
-                out.push(storage.into());
-            }
-            Backend::Hvt { tender, image } => {
-                out.push(tender.into());
-                out.push("--engine=process".into());
-                out.push("--net:service=tap0".into());
-                out.push(storage.into());
-                out.push("--".into());
-                out.push(image.into());
-            }
-        }
-        out.extend(args.iter().map(OsString::from));
-        out
-    }
-}
-
-/// A temporary directory removed on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("dhcp-e2e-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub fn until<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
-    until_ctx(what, String::new, f)
-}
-
-/// Like [`until`]; `ctx` says what was seen when it times out.
-pub fn until_ctx<T>(what: &str, ctx: impl Fn() -> String, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; seen:\n{}", ctx());
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The running server: its output lines and process.
+/// The running server: its output lines and process; killed on drop.
 pub struct Server {
-    child: Child,
-    pub lines: Arc<Mutex<Vec<String>>>,
+    proc: Proc,
 }
 
 impl Server {
@@ -141,29 +54,13 @@ impl Server {
             args.push("--option=router,10.77.0.1");
         }
         args.extend_from_slice(extra);
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", lab.server_ns.name()])
-            .args(lab.backend.command(&lab.dir.path("leases.img"), &args))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in
-            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
-        {
-            let sink = lines.clone();
-            thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    eprintln!("[dhcp] {line}");
-                    sink.lock().unwrap().push(line);
-                }
-            });
-        }
-        let mut s = Server { child, lines };
+        let argv = server_argv(&lab.backend, &lab.dir.path("leases.img"), &args);
+        let (program, rest) = argv.split_first().expect("a program");
+        let mut cmd = lab.server_ns.cmd(program);
+        cmd.args(rest);
+        let mut s = Server { proc: Proc::spawn(&mut cmd, "dhcp") };
         s.wait_for("the readiness line", |l| l.contains("; ready"));
-        if matches!(lab.backend, Backend::Hvt { .. }) {
+        if lab.backend.is_hvt() {
             // The image, not a host binary, answered.
             s.wait_for("the hvt boot line", |l| l.contains("starting on hvt"));
         }
@@ -171,33 +68,15 @@ impl Server {
     }
 
     pub fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let lines = self.lines.clone();
-        let child = &mut self.child;
-        until(what, || {
-            if let Some(l) = lines.lock().unwrap().iter().find(|l| pred(l)) {
-                return Some(l.clone());
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                let out = lines.lock().unwrap().join("\n");
-                panic!("dhcp exited ({status}) while waiting for {what}:\n{out}");
-            }
-            None
-        })
+        self.proc.wait_for(what, pred)
     }
 
     pub fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.proc.alive()
     }
 
     pub fn kill9(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill9();
+        self.proc.kill(); // SIGKILL
     }
 }
 
@@ -246,13 +125,7 @@ impl Lab {
         std::fs::write(dir.path("udhcpc.sh"), UDHCPC_SCRIPT).unwrap();
         assert!(Command::new("chmod").arg("+x").arg(dir.path("udhcpc.sh")).status().unwrap().success());
         let server_ns = NetNs::unique("dhcp-s").expect("the DHCP e2e tests need root and iproute2");
-        server_ns.ip(&["link", "set", "lo", "up"]).unwrap();
-        server_ns.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]).unwrap();
-        server_ns.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
-        server_ns.ip(&["link", "set", "tap0", "master", "br0"]).unwrap();
-        server_ns.ip(&["addr", "add", &format!("{BRIDGE_IP}/24"), "dev", "br0"]).unwrap();
-        server_ns.ip(&["link", "set", "tap0", "up"]).unwrap();
-        server_ns.ip(&["link", "set", "br0", "up"]).unwrap();
+        server_ns.tap_on_bridge("tap0", "br0", &format!("{BRIDGE_IP}/24")).unwrap();
         let mut lab = Lab { backend: backend.clone(), dir, server_ns, clients: Vec::new() };
         for _ in 0..clients {
             lab.add_client();
@@ -329,14 +202,7 @@ impl Lab {
 
     /// Runs `f` on a thread inside the server namespace.
     pub fn in_server_ns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        thread::scope(|s| {
-            s.spawn(|| {
-                self.server_ns.enter_current_thread().unwrap();
-                f()
-            })
-            .join()
-            .unwrap()
-        })
+        self.server_ns.in_ns(f)
     }
 
     pub fn status_page(&self) -> String {
@@ -678,3 +544,18 @@ pub fn probe_skips_an_address_in_use(backend: &Backend) {
     server.wait_for("the probe to find the squatter", |l| l.contains(&claimed));
     assert!(!lab.leases().iter().any(|(ip, _, _)| *ip == Ipv4Addr::new(10, 77, 0, 100)));
 }
+
+// Every scenario above, as `dhcp_scenarios!(BACKEND, #[attrs]...)` for the test files of
+// each backend (`tests/e2e.rs`, `tests/hvt.rs`).
+testkit::scenario_list!(
+    dhcp_scenarios = common {
+        udhcpc_obtains_renews_releases_and_reobtains,
+        dhclient_obtains_reboots_and_releases,
+        static_reservation_by_mac,
+        clients_never_share_an_address,
+        kill_during_burst_loses_no_acknowledged_lease,
+        malformed_and_truncated_packets_never_stop_the_server,
+        relayed_client_gets_an_address_of_the_relay_subnet,
+        probe_skips_an_address_in_use,
+    }
+);

@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-mod common;
+use testkit::nsd as common;
 
 use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
@@ -430,10 +430,7 @@ fn edge_queries() -> Vec<Vec<u8>> {
 
 #[test]
 fn answers_match_nsd() {
-    if let Some(why) = common::skip_reason(&[("nsd", "-v")]) {
-        eprintln!("skipping differential test: {why}");
-        return;
-    }
+    common::require_tools(&[("nsd", "-v", "nsd")]);
     let lab = common::Lab::new("dnsdiff");
     let _nsd = common::Nsd::start(&lab.ns, &lab.dir, &write_config(&lab.dir));
     run_queries(&lab.ns);

@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-mod common;
+use testkit::nsd as common;
 
 use dns_core::keys::KeyStore;
 use dns_core::secondary::{Action, Secondary};
@@ -121,10 +121,7 @@ fn at(s: u64) -> Now {
 
 #[test]
 fn transfers_from_nsd() {
-    if let Some(why) = common::skip_reason(&[("nsd", "-v")]) {
-        eprintln!("skipping NSD transfer test: {why}");
-        return;
-    }
+    common::require_tools(&[("nsd", "-v", "nsd")]);
     let lab = common::Lab::new("dnssec");
     let v1 = zone_text(1, 1500);
     std::fs::write(lab.dir.join("example.org"), &v1).unwrap();

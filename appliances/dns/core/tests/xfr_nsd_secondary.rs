@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod common;
+use testkit::nsd as common;
 
 use dns_core::keys::KeyStore;
 use dns_core::notify::Notifier;
@@ -155,10 +155,7 @@ fn wait_for(ns: &str, name: &str, want: &str) {
 
 #[test]
 fn nsd_transfers_from_us() {
-    if let Some(why) = common::skip_reason(&[("nsd", "-v"), ("dig", "-v")]) {
-        eprintln!("skipping NSD-as-secondary test: {why}");
-        return;
-    }
+    common::require_tools(&[("nsd", "-v", "nsd"), ("dig", "-v", "bind9-dnsutils")]);
     let lab = common::Lab::new("dnsnsdsec");
     let mut text = String::from(
         "$ORIGIN example.org.\n$TTL 300\n@ SOA ns1 hostmaster 10 3600 600 86400 60\n@ NS ns1\nns1 A 127.0.0.1\n",

@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-mod common;
+use testkit::nsd as common;
 
 use dns_core::keys::KeyStore;
 use dns_core::server::{Handled, Options, Server, Transport};
@@ -119,10 +119,7 @@ fn tool(ns: &str, args: &[&str], input: Option<&str>) -> String {
 
 #[test]
 fn dig_and_nsupdate_against_us() {
-    if let Some(why) = common::skip_reason(&[("dig", "-v"), ("nsupdate", "-V")]) {
-        eprintln!("skipping real-tool transfer test: {why}");
-        return;
-    }
+    common::require_tools(&[("dig", "-v", "bind9-dnsutils"), ("nsupdate", "-V", "bind9-dnsutils")]);
     let lab = common::Lab::new("dnstools");
     let mut zones = Zones::new();
     zones.replace(Zone::parse("example.org", &zone_text()).unwrap());

@@ -1,6 +1,6 @@
 //! The scenarios, each against a [`Backend`].
 
-use std::net::UdpSocket;
+use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
@@ -357,3 +357,17 @@ pub fn secondary_transfers_from_nsd(backend: &Backend) {
     assert!(lab.short("example.org", "SOA").contains(" 1 "));
     assert_eq!(lab.short("chain.example.org", "A").lines().last(), Some("192.0.2.1"));
 }
+
+// Every scenario above, as `dns_scenarios!(BACKEND, #[attrs]...)` for the test files of
+// each backend (`tests/e2e.rs`, `tests/hvt.rs`).
+testkit::scenario_list!(
+    dns_scenarios = common::scenarios {
+        answers_from_git_daemon,
+        answers_from_smart_http,
+        answers_from_https,
+        update_commit_and_notify,
+        broken_zone_and_malformed_packets,
+        nsd_secondary_transfers_from_us,
+        secondary_transfers_from_nsd,
+    }
+);

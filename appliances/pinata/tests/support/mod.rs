@@ -6,19 +6,17 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
-};
+use rcgen::{Issuer, KeyPair};
+use testkit::certs::CertFiles;
+pub use testkit::{Lines, free_port};
 
 /// Limit on any single wait of a test (a hung appliance fails, never hangs).
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -31,105 +29,6 @@ pub fn require_tools() {
             ok.is_ok_and(|s| s.success()),
             "the end-to-end tests need `{tool}` (Debian packages: openssl curl); install it first"
         );
-    }
-}
-
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Lines an output stream produced so far, with a way to wait for more.
-#[derive(Clone, Default)]
-pub struct Lines(Arc<(Mutex<LinesState>, Condvar)>);
-
-/// The lines so far, and whether the stream ended.
-type LinesState = (Vec<String>, bool);
-
-impl Lines {
-    pub fn collect(stream: impl Read + Send + 'static) -> Lines {
-        let lines = Lines::default();
-        let sink = lines.clone();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stream);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match reader.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => sink.push(Some(String::from_utf8_lossy(&buf).trim_end_matches('\n').to_string())),
-                }
-            }
-            sink.push(None);
-        });
-        lines
-    }
-
-    /// A line, or `None` at end of stream.
-    fn push(&self, line: Option<String>) {
-        let (m, cv) = &*self.0;
-        let mut st = m.lock().unwrap();
-        match line {
-            Some(l) => st.0.push(l),
-            None => st.1 = true,
-        }
-        cv.notify_all();
-    }
-
-    pub fn all(&self) -> Vec<String> {
-        self.0.0.lock().unwrap().0.clone()
-    }
-
-    pub fn text(&self) -> String {
-        self.all().join("\n")
-    }
-
-    /// Waits for a line satisfying `pred`; the first such line. Panics after
-    /// [`WAIT`] or at end of stream.
-    pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        self.wait_for_nth(what, 1, pred)
-    }
-
-    /// Waits until `n` lines satisfy `pred`; the `n`th of them.
-    pub fn wait_for_nth(&self, what: &str, n: usize, pred: impl Fn(&str) -> bool) -> String {
-        match self.try_wait_for_nth(n, pred) {
-            Ok(line) => line,
-            Err(why) => panic!("{why} waiting for {what}; output so far:\n{}", self.text()),
-        }
-    }
-
-    /// Like [`Lines::wait_for_nth`], but end of stream or the time limit is an `Err`.
-    pub fn try_wait_for_nth(&self, n: usize, pred: impl Fn(&str) -> bool) -> Result<String, &'static str> {
-        let (m, cv) = &*self.0;
-        let deadline = Instant::now() + WAIT;
-        let mut st = m.lock().unwrap();
-        loop {
-            if let Some(l) = st.0.iter().filter(|l| pred(l)).nth(n - 1) {
-                return Ok(l.clone());
-            }
-            if st.1 {
-                return Err("end of stream");
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err("timed out");
-            }
-            st = cv.wait_timeout(st, deadline - now).unwrap().0;
-        }
-    }
-
-    /// Waits for the end of the stream (bounded by [`WAIT`]).
-    pub fn wait_eof(&self) {
-        let (m, cv) = &*self.0;
-        let deadline = Instant::now() + WAIT;
-        let mut st = m.lock().unwrap();
-        while !st.1 && Instant::now() < deadline {
-            st = cv.wait_timeout(st, deadline - Instant::now()).unwrap().0;
-        }
-    }
-
-    pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
-        self.all().iter().filter(|l| pred(l)).count()
     }
 }
 
@@ -204,7 +103,7 @@ impl Pinata {
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null()).spawn().unwrap();
         let log = Lines::collect(child.stdout.take().unwrap());
         let errors = Lines::collect(child.stderr.take().unwrap());
-        if let Err(why) = log.try_wait_for_nth(1, |l| l.contains(" ready: ")) {
+        if let Err(why) = log.try_wait_for_nth(1, WAIT, |l| l.contains(" ready: ")) {
             let _ = child.kill();
             panic!("pinata not ready ({why}):\n{}\n{}", log.text(), errors.text());
         }
@@ -240,125 +139,17 @@ impl Drop for Pinata {
     }
 }
 
-/// A temporary directory, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let n = UNIQUE.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("pinata-e2e-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A certificate and key written as PEM files.
-pub struct CertFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
 pub fn test_ca() -> Issuer<'static, KeyPair> {
     let (nb, na) = pinata_core::pki::test_ca_validity();
     Issuer::new(pinata_core::pki::ca_params(nb, na), KeyPair::from_pem(pinata_core::pki::TEST_CA_KEY_PEM).unwrap())
 }
 
-/// A CA with a fresh key; with `pinata_core::pki::CA_NAME` it claims the Piñata CA's name.
-pub fn other_ca(name: &str) -> Issuer<'static, KeyPair> {
-    let mut p = CertificateParams::default();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, name);
-    p.distinguished_name = dn;
-    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    Issuer::new(p, KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap())
-}
-
-pub const VALID: (i64, i64) = (-3600, 30 * 86400);
-pub const EXPIRED: (i64, i64) = (-60 * 86400, -86400);
-
-fn params(cn: &str, usage: ExtendedKeyUsagePurpose, valid: (i64, i64)) -> CertificateParams {
-    let now = time::OffsetDateTime::now_utc();
-    let mut p = CertificateParams::new(vec!["peer.example".to_string()]).unwrap();
-    p.distinguished_name.push(DnType::CommonName, cn);
-    p.extended_key_usages = vec![usage];
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.use_authority_key_identifier_extension = true;
-    p.not_before = now + time::Duration::seconds(valid.0);
-    p.not_after = now + time::Duration::seconds(valid.1);
-    p
-}
-
-fn write(dir: &TempDir, name: &str, cert_pem: String, key: &KeyPair) -> CertFiles {
-    let files = CertFiles { cert: dir.path(&format!("{name}.crt")), key: dir.path(&format!("{name}.key")) };
-    std::fs::write(&files.cert, cert_pem).unwrap();
-    std::fs::write(&files.key, key.serialize_pem()).unwrap();
-    files
-}
-
-/// A leaf signed by `issuer`.
-pub fn signed_cert(
-    dir: &TempDir,
-    name: &str,
-    issuer: &Issuer<'_, KeyPair>,
-    usage: ExtendedKeyUsagePurpose,
-    valid: (i64, i64),
-) -> CertFiles {
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let cert = params(name, usage, valid).signed_by(&key, issuer).unwrap();
-    write(dir, name, cert.pem(), &key)
-}
-
-/// A self-signed leaf.
-pub fn self_signed_cert(dir: &TempDir, name: &str, usage: ExtendedKeyUsagePurpose) -> CertFiles {
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let cert = params(name, usage, VALID).self_signed(&key).unwrap();
-    write(dir, name, cert.pem(), &key)
-}
-
 /// Runs a command to completion with [`WAIT`] as limit; stdout and stderr together.
 pub fn run_output(cmd: &mut Command) -> String {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let out = Lines::collect(child.stdout.take().unwrap());
-    let err = Lines::collect(child.stderr.take().unwrap());
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {WAIT:?}:\n{}\n{}", out.text(), err.text());
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    out.wait_eof();
-    err.wait_eof();
-    format!("{}\n{}", out.text(), err.text())
+    testkit::tool::run_output(cmd, WAIT)
 }
 
-/// `program`, run inside the network namespace `ns` (`ip netns exec`) if given.
-pub fn tool(ns: Option<&str>, program: &str) -> Command {
-    match ns {
-        Some(ns) => {
-            let mut cmd = Command::new("ip");
-            cmd.args(["netns", "exec", ns, program]);
-            cmd
-        }
-        None => Command::new(program),
-    }
-}
+pub use testkit::tool::in_ns as tool;
 
 /// `openssl s_client` to 127.0.0.1:`port`, waiting for the server to close.
 pub fn s_client(port: u16, cert: Option<&CertFiles>, extra: &[&str]) -> String {

@@ -1,8 +1,6 @@
 //! Test scaffolding: a virtual-clock runtime on the platform executor, and a
 //! pair of in-memory Ethernet ports joined by a wire.
 
-#![allow(dead_code)]
-
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};

@@ -1,54 +1,43 @@
-//! Scaffolding of the tests that run real DNS tools (NSD, dig, nsupdate) against
-//! the core: a network namespace with a scratch directory, the skip check, and
-//! NSD started from a config and stopped on drop. Everything is cleaned up on
+//! Scaffolding of tests that run real DNS tools (NSD, dig, nsupdate): a network
+//! namespace with a scratch directory, the check for the tools (a missing one
+//! fails the test), and NSD started from a config and stopped on drop. Everything is cleaned up on
 //! drop, so a failing assertion needs no catch_unwind to tidy up.
-#![allow(dead_code)] // each test file uses part of it
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+
+use crate::netns::NetNs;
+use crate::tmp::TempDir;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 /// A network namespace (loopback up) and a scratch directory; both removed on drop.
 pub struct Lab {
+    /// The namespace's name, for `ip netns exec`.
     pub ns: String,
     pub dir: PathBuf,
+    _netns: NetNs,
+    _tmp: TempDir,
 }
 
 impl Lab {
     pub fn new(tag: &str) -> Lab {
-        let name = format!("{tag}-{}", std::process::id());
-        let dir = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let lab = Lab { ns: name, dir };
-        assert!(Command::new("ip").args(["netns", "add", &lab.ns]).status().unwrap().success());
-        let up = Command::new("ip").args(["netns", "exec", &lab.ns, "ip", "link", "set", "lo", "up"]).status();
-        assert!(up.unwrap().success());
-        lab
+        let netns = NetNs::unique(tag).expect("the DNS tool tests need root and iproute2");
+        netns.ip(&["link", "set", "lo", "up"]).unwrap();
+        let tmp = TempDir::new(tag);
+        Lab { ns: netns.name().to_string(), dir: tmp.0.clone(), _netns: netns, _tmp: tmp }
     }
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
+/// Panics unless the test can run here: root, and `tools` (`(program, an
+/// argument that makes it print its version)`, each with its Debian package),
+/// iproute2 and python3. A missing one fails the test, never skips it.
+pub fn require_tools(tools: &[(&str, &str, &str)]) {
+    crate::tool::require_root("the DNS tool tests");
+    for (tool, arg, package) in tools.iter().chain(&[("ip", "-V", "iproute2"), ("python3", "-V", "python3")]) {
+        crate::tool::require_tool(tool, &[arg], package);
     }
-}
-
-/// Why the test can't run here (not root, a tool missing), if so. `tools` are
-/// `(program, an argument that makes it print its version)`.
-pub fn skip_reason(tools: &[(&str, &str)]) -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    for (tool, arg) in tools.iter().chain(&[("ip", "-V"), ("python3", "-V")]) {
-        if Command::new(tool).arg(arg).output().is_err() {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
 }
 
 /// The `server:` clause of an nsd.conf listening on 127.0.0.1:`port`, with its

@@ -1,18 +1,19 @@
-//! Network namespaces for tests that need real interfaces (taps).
+//! Network namespaces for tests that need real interfaces (taps, bridges).
 //!
 //! Test traffic may only go to loopback or into namespaces the test made
-//! itself: [`NetNs::create`] makes one with `ip netns add`, deletes it on
-//! drop, and [`NetNs::enter_current_thread`] moves only the calling thread
-//! into it (run the test body on a fresh `std::thread`).
+//! itself: [`NetNs::create`] makes one with `ip netns add` and deletes it on
+//! drop; [`NetNs::in_ns`] runs code on a thread inside it and [`NetNs::cmd`]
+//! a program inside it.
 //!
 //! Needs root and iproute2's `ip`; without them every call fails with an
 //! error saying so (tests must fail, never pass silently).
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
 
 /// A network namespace made with `ip netns add`, deleted on drop.
 #[derive(Debug)]
@@ -21,8 +22,8 @@ pub struct NetNs {
 }
 
 fn prerequisites() -> io::Result<()> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    // /proc/self belongs to the process's effective user.
+    if std::fs::metadata("/proc/self")?.uid() != 0 {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             "network-namespace tests must run as root (they create namespaces and tap devices)",
@@ -75,17 +76,31 @@ impl NetNs {
 
     /// Moves the calling thread (only it) into this namespace; sockets and
     /// taps it creates afterwards live there. The move cannot be undone:
-    /// do it on a thread made for the purpose.
+    /// do it on a thread made for the purpose (or use [`NetNs::in_ns`]).
     pub fn enter_current_thread(&self) -> io::Result<()> {
         let path = format!("/var/run/netns/{}", self.name);
         let file = File::open(&path).map_err(|e| io::Error::new(e.kind(), format!("cannot open {path}: {e}")))?;
-        // SAFETY: setns with a valid namespace descriptor; it changes only the
-        // calling thread's network namespace.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("cannot enter network namespace {}: {e}", self.name)));
-        }
-        Ok(())
+        platform_unix::enter_net_namespace(&file)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot enter network namespace {}: {e}", self.name)))
+    }
+
+    /// Runs `f` on a fresh thread inside this namespace and returns its result
+    /// (a panic in `f` fails the caller).
+    pub fn in_ns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        thread::scope(|s| {
+            let inside = s.spawn(|| {
+                self.enter_current_thread().unwrap_or_else(|e| panic!("{e}"));
+                f()
+            });
+            inside.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+        })
+    }
+
+    /// A command running `program` inside this namespace (`ip netns exec`).
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(program);
+        c
     }
 
     /// Runs `ip -n NAME ARGS...` and returns its output.
@@ -94,6 +109,20 @@ impl NetNs {
         all.extend_from_slice(args);
         run_ip(&all)
     }
+
+    /// Adds tap `tap` and bridge `bridge` (holding `addr`, a CIDR) joined
+    /// together, with them and loopback up: an appliance on the tap and the
+    /// test's programs on the bridge share one link.
+    pub fn tap_on_bridge(&self, tap: &str, bridge: &str, addr: &str) -> io::Result<()> {
+        self.ip(&["link", "set", "lo", "up"])?;
+        self.ip(&["tuntap", "add", "dev", tap, "mode", "tap"])?;
+        self.ip(&["link", "add", bridge, "type", "bridge"])?;
+        self.ip(&["link", "set", tap, "master", bridge])?;
+        self.ip(&["addr", "add", addr, "dev", bridge])?;
+        self.ip(&["link", "set", tap, "up"])?;
+        self.ip(&["link", "set", bridge, "up"])?;
+        Ok(())
+    }
 }
 
 impl Drop for NetNs {
@@ -101,54 +130,5 @@ impl Drop for NetNs {
         if let Err(e) = run_ip(&["netns", "del", &self.name]) {
             eprintln!("warning: cannot delete network namespace {}: {e}", self.name);
         }
-    }
-}
-
-/// Where the hvt end-to-end tests find what they boot: an appliance image and
-/// the tender. Both must be built first (the test command's hvt stage does);
-/// a missing one fails the test with the command that builds it.
-pub mod hvt {
-    use std::path::{Path, PathBuf};
-
-    /// The checkout this crate was built from.
-    fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-    }
-
-    /// `$ENV_VAR`, else `dist/NAME.hvt` of the checkout.
-    pub fn image(name: &str, env_var: &str) -> PathBuf {
-        let path = std::env::var_os(env_var)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("dist").join(format!("{name}.hvt")));
-        assert!(
-            path.is_file(),
-            "{} is missing: build it with `cargo xtask image {name}` (or set {env_var})",
-            path.display()
-        );
-        path
-    }
-
-    /// `$HVT_TENDER`, else a tender built in the checkout's target directory
-    /// (or `$CARGO_TARGET_DIR`), else one on `PATH`.
-    pub fn tender() -> PathBuf {
-        if let Some(p) = std::env::var_os("HVT_TENDER") {
-            let p = PathBuf::from(p);
-            assert!(p.is_file(), "HVT_TENDER={} is not a file", p.display());
-            return p;
-        }
-        let mut candidates = Vec::new();
-        for profile in ["release", "debug"] {
-            candidates.push(root().join("target").join(profile).join("tender"));
-            if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-                candidates.push(PathBuf::from(&t).join(profile).join("tender"));
-            }
-        }
-        if let Some(path) = std::env::var_os("PATH") {
-            candidates.extend(std::env::split_paths(&path).map(|d| d.join("tender")));
-        }
-        candidates
-            .into_iter()
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| panic!("no tender binary: build it (cargo build -p tender) or set HVT_TENDER"))
     }
 }
