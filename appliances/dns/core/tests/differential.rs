@@ -31,6 +31,10 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use testkit::nsd as common;
 
+#[path = "support/presign.rs"]
+mod presign;
+use presign::presign;
+
 use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
@@ -51,43 +55,11 @@ fn all_zones() -> Vec<(String, String)> {
     v
 }
 
-/// Adds an NSEC chain and RRSIGs (RFC 4034) to a zone, as a signer would: every
-/// authoritative name gets an NSEC, every authoritative rrset an RRSIG; delegation NS
-/// rrsets and glue get neither. The signatures are random bytes: NSD and we serve
-/// them as data and never validate, and it is which records are sent that we compare.
+/// The signed zone for NSD and us: random signature bytes (NSD and we serve them as
+/// data and never validate; it is which records are sent that we compare).
 fn sign(origin: &str, text: &str) -> String {
-    let zone = Zone::parse(origin, text).unwrap_or_else(|e| panic!("{e}"));
-    let apex = zone.origin().clone();
-    let cuts: Vec<Name> =
-        zone.nodes().filter(|n| n.name() != apex && n.rrset(RecordType::NS).is_some()).map(|n| n.name()).collect();
-    let below_cut = |n: &Name| cuts.iter().any(|c| c.zone_of(n) && c != n);
-    let names: Vec<Name> = zone.names().filter(|n| !below_cut(n)).collect();
-    let mut out = zone.to_master_file();
     let mut rng = Rng(0xdead_beef);
-    for (i, name) in names.iter().enumerate() {
-        let node = zone.node(name).unwrap();
-        let next = &names[(i + 1) % names.len()];
-        let mut types: Vec<String> = node.rrsets().iter().map(|s| s.rtype().to_string()).collect();
-        types.extend(["RRSIG".to_string(), "NSEC".to_string()]);
-        out.push_str(&format!("{name} 300 IN NSEC {next} {}\n", types.join(" ")));
-        let cut = cuts.contains(name);
-        let mut signed: Vec<(String, u32)> = node
-            .rrsets()
-            .iter()
-            .filter(|s| !(cut && s.rtype() == RecordType::NS))
-            .map(|s| (s.rtype().to_string(), s.ttl()))
-            .collect();
-        signed.push(("NSEC".into(), 300));
-        let labels = name.iter().filter(|l| *l != b"*").count();
-        for (t, ttl) in signed {
-            let sig: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
-            let b64 = data_encoding::BASE64.encode(&sig);
-            out.push_str(&format!(
-                "{name} {ttl} IN RRSIG {t} 13 {labels} {ttl} 20300101000000 20200101000000 12345 {apex} {b64}\n"
-            ));
-        }
-    }
-    out
+    presign(origin, text, || (0..64).map(|_| rng.next() as u8).collect())
 }
 const PORT: u16 = 5353;
 
