@@ -130,6 +130,19 @@ impl Lab {
         let _app = self.secondary.run_appliance(&dns::APPLIANCE, &[&ip, "--secondary", &keys]);
     }
 
+    /// The git remote, the primary and the secondary, once the secondary has
+    /// transferred serial 1 (within `secs` of virtual time); the client's stack
+    /// and a UDP socket on it.
+    async fn start_pair(&self, secs: u64) -> (Stack, UdpSocket) {
+        self.start_git();
+        self.start_primary().await;
+        self.start_secondary();
+        line(&self.secondary, "zone example.org. serial 1 transferred", secs).await;
+        let stack = self.client_stack();
+        let sock = stack.udp_bind(addr("0.0.0.0", 5300)).unwrap();
+        (stack, sock)
+    }
+
     fn client_stack(&self) -> Stack {
         self.client.stack(&["--ipv4=10.0.0.9/24"]).unwrap()
     }
@@ -208,12 +221,7 @@ fn notify_under_loss(seed: u64) -> u64 {
         h.set_link(Some(LinkConfig::default().loss(0.3)));
     }
     lab.world.run(async {
-        lab.start_git();
-        lab.start_primary().await;
-        lab.start_secondary();
-        line(&lab.secondary, "zone example.org. serial 1 transferred", 300).await;
-        let stack = lab.client_stack();
-        let sock = stack.udp_bind(addr("0.0.0.0", 5300)).unwrap();
+        let (_stack, sock) = lab.start_pair(300).await;
         assert_eq!(ask_a(&sock, SECONDARY, "new.example.org.", 1).await.0, ResponseCode::NXDomain);
 
         let notified = |h: &Host| h.console_lines().iter().filter(|l| l.contains("notify for example.org.")).count();
@@ -248,12 +256,7 @@ fn secondary_follows_a_push_and_notify_under_loss() {
 fn secondary_restart(seed: u64) -> u64 {
     let lab = Lab::new(seed);
     lab.world.run(async {
-        lab.start_git();
-        lab.start_primary().await;
-        lab.start_secondary();
-        line(&lab.secondary, "zone example.org. serial 1 transferred", 60).await;
-        let stack = lab.client_stack();
-        let sock = stack.udp_bind(addr("0.0.0.0", 5300)).unwrap();
+        let (_stack, sock) = lab.start_pair(60).await;
         assert_eq!(ask_a(&sock, SECONDARY, "www.example.org.", 1).await.1, ["192.0.2.1"]);
 
         lab.world.crash(&lab.secondary);
@@ -326,15 +329,10 @@ fn zone_file(lab: &Lab, id: gitstore::ObjectId) -> String {
 fn update_scenario(seed: u64) -> u64 {
     let lab = Lab::new(seed);
     lab.world.run(async {
-        lab.start_git();
-        lab.start_primary().await;
         // The secondary runs too: the primary NOTIFYs it after each update.
-        // (Without it, answers from the primary stall; see the report of
-        // netstack's UDP head-of-line blocking on an unresolved neighbour.)
-        lab.start_secondary();
-        line(&lab.secondary, "zone example.org. serial 1 transferred", 60).await;
-        let stack = lab.client_stack();
-        let sock = stack.udp_bind(addr("0.0.0.0", 5300)).unwrap();
+        // (Without it, answers from the primary stall: netstack's UDP
+        // head-of-line blocking on an unresolved neighbour, the ignored test below.)
+        let (stack, sock) = lab.start_pair(60).await;
         let before = lab.repo.branch("main").unwrap();
 
         let (rcode, tip) = update(&lab, &stack, 1, "upd.example.org.", [192, 0, 2, 9]).await;
