@@ -4,7 +4,7 @@
 //! Object format (git's "loose object" hashing): the name is
 //! `SHA-1("<type> <decimal size>\0" ++ body)`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use sha1::{Digest, Sha1};
@@ -205,6 +205,9 @@ pub fn parse_commit(data: &[u8]) -> Result<CommitInfo, Error> {
 pub struct Repo {
     objects: HashMap<ObjectId, Object>,
     head: Option<ObjectId>,
+    /// Commits whose parents we do not hold, because a shallow fetch cut the
+    /// history there (git's `.git/shallow`): their absence is not an error.
+    shallow: BTreeSet<ObjectId>,
 }
 
 impl Repo {
@@ -228,6 +231,15 @@ impl Repo {
         self.head = head;
     }
 
+    /// The shallow commits: those whose parents a shallow fetch left out.
+    pub fn shallow(&self) -> impl Iterator<Item = &ObjectId> {
+        self.shallow.iter()
+    }
+
+    pub fn is_shallow(&self, id: &ObjectId) -> bool {
+        self.shallow.contains(id)
+    }
+
     pub fn get(&self, id: &ObjectId) -> Option<&Object> {
         self.objects.get(id)
     }
@@ -242,6 +254,73 @@ impl Repo {
 
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
+    }
+
+    /// Moves every object of `other` (a staging repository) into this one.
+    pub(crate) fn absorb(&mut self, other: Repo) {
+        for (id, obj) in other.objects {
+            self.objects.entry(id).or_insert(obj);
+        }
+    }
+
+    pub(crate) fn set_shallow(&mut self, shallow: BTreeSet<ObjectId>) {
+        self.shallow = shallow;
+    }
+
+    /// Git's connectivity check after a fetch: everything reachable from
+    /// `tip` is held, by `self` or by `incoming` (what the fetch received, not
+    /// yet stored). Objects `self` already held are complete (they passed
+    /// this check, or we made them) and are not walked again; the parents of
+    /// `shallow` commits are absent on purpose. Every `shallow` commit must
+    /// be held as a commit.
+    pub(crate) fn check_connected(
+        &self,
+        incoming: &Repo,
+        tip: &ObjectId,
+        shallow: &BTreeSet<ObjectId>,
+    ) -> Result<(), Error> {
+        let lacks = |id: &ObjectId, kind: Kind| {
+            Error::Protocol(format!("the server did not send {} {id}, which {tip} needs", kind.name()))
+        };
+        let mut seen = HashSet::new();
+        let mut todo: Vec<(ObjectId, Kind)> = vec![(*tip, Kind::Commit)];
+        todo.extend(shallow.iter().map(|s| (*s, Kind::Commit)));
+        while let Some((id, kind)) = todo.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let (obj, new) = match (incoming.objects.get(&id), self.objects.get(&id)) {
+                (Some(o), _) => (o, true),
+                (None, Some(o)) => (o, false),
+                (None, None) => return Err(lacks(&id, kind)),
+            };
+            if obj.kind != kind {
+                return Err(Error::Protocol(format!("{id} is a {}, expected a {}", obj.kind.name(), kind.name())));
+            }
+            if !new {
+                continue;
+            }
+            match kind {
+                Kind::Commit => {
+                    let info = parse_commit(&obj.data)?;
+                    todo.push((info.tree, Kind::Tree));
+                    if !shallow.contains(&id) {
+                        todo.extend(info.parents.into_iter().map(|p| (p, Kind::Commit)));
+                    }
+                }
+                Kind::Tree => {
+                    for e in parse_tree(&obj.data)? {
+                        match e.mode.as_str() {
+                            "40000" => todo.push((e.id, Kind::Tree)),
+                            "160000" => {} // a submodule: a commit of another repository
+                            _ => todo.push((e.id, Kind::Blob)),
+                        }
+                    }
+                }
+                Kind::Blob | Kind::Tag => {}
+            }
+        }
+        Ok(())
     }
 
     fn get_kind(&self, id: &ObjectId, kind: Kind) -> Result<&Object, Error> {

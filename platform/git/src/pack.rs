@@ -26,7 +26,19 @@ enum Entry {
 
 /// Parses `pack`, resolves its deltas (bases in the pack or already in
 /// `repo`) and stores every object in `repo`. Returns how many objects.
+/// All or nothing: a malformed pack leaves `repo` as it was.
 pub fn read_pack(pack: &[u8], repo: &mut Repo) -> Result<usize, Error> {
+    let mut incoming = Repo::new();
+    let count = read_pack_into(pack, repo, &mut incoming)?;
+    repo.absorb(incoming);
+    Ok(count)
+}
+
+/// Parses `pack` into `incoming` (a staging repository), resolving deltas
+/// against objects of the pack or of `base`; `base` is not touched, so the
+/// caller can check the result before keeping it. Returns how many objects
+/// the pack held.
+pub fn read_pack_into(pack: &[u8], base: &Repo, incoming: &mut Repo) -> Result<usize, Error> {
     if pack.len() < 32 || &pack[..4] != b"PACK" {
         return Err(bad("no PACK header"));
     }
@@ -51,7 +63,7 @@ pub fn read_pack(pack: &[u8], repo: &mut Repo) -> Result<usize, Error> {
     if pos != body_end {
         return Err(bad("trailing bytes"));
     }
-    resolve(entries, repo)
+    resolve(entries, base, incoming)
 }
 
 /// Reads the entry at `pos`; returns it and the offset after it.
@@ -135,16 +147,17 @@ fn inflate(pack: &[u8], pos: usize, end: usize, size: usize) -> Result<(Vec<u8>,
     Ok((out, pos + z.total_in() as usize))
 }
 
-/// Resolves deltas and stores every object.
-fn resolve(entries: Vec<(usize, Entry)>, repo: &mut Repo) -> Result<usize, Error> {
+/// Resolves deltas and stores every object in `out`; a REF_DELTA base may
+/// also be in `base` (an object we already held).
+fn resolve(mut entries: Vec<(usize, Entry)>, base: &Repo, out: &mut Repo) -> Result<usize, Error> {
     let count = entries.len();
     let index: HashMap<usize, usize> = entries.iter().enumerate().map(|(i, (off, _))| (*off, i)).collect();
     let mut done: Vec<Option<(Kind, ObjectId)>> = vec![None; count];
     // Whole objects first, then deltas in rounds until nothing changes:
     // a delta's base is either resolved by then or missing.
-    for (i, (_, e)) in entries.iter().enumerate() {
+    for (i, (_, e)) in entries.iter_mut().enumerate() {
         if let Entry::Whole(kind, data) = e {
-            done[i] = Some((*kind, repo.insert(*kind, data.clone())));
+            done[i] = Some((*kind, out.insert(*kind, std::mem::take(data))));
         }
     }
     loop {
@@ -153,18 +166,18 @@ fn resolve(entries: Vec<(usize, Entry)>, repo: &mut Repo) -> Result<usize, Error
             if done[i].is_some() {
                 continue;
             }
-            let (base, delta) = match e {
+            let (base_id, delta) = match e {
                 Entry::OfsDelta(off, d) => {
                     let j = *index.get(off).ok_or_else(|| bad("delta base not at an entry"))?;
                     (done[j].map(|(_, id)| id), d)
                 }
-                Entry::RefDelta(id, d) => (Some(*id).filter(|id| repo.contains(id)), d),
+                Entry::RefDelta(id, d) => (Some(*id).filter(|id| out.contains(id) || base.contains(id)), d),
                 Entry::Whole(..) => unreachable!("whole objects were stored above"),
             };
-            let Some(base) = base else { continue };
-            let obj = repo.get(&base).ok_or(Error::MissingObject(base))?;
+            let Some(base_id) = base_id else { continue };
+            let obj = out.get(&base_id).or_else(|| base.get(&base_id)).ok_or(Error::MissingObject(base_id))?;
             let (kind, data) = (obj.kind, apply_delta(&obj.data, delta)?);
-            done[i] = Some((kind, repo.insert(kind, data)));
+            done[i] = Some((kind, out.insert(kind, data)));
             progress = true;
         }
         if !progress {
