@@ -302,6 +302,45 @@ mod tests {
         assert!(read_pack(&flipped, &mut Repo::new()).is_err());
     }
 
+    /// A pack of a whole blob and then a REF_DELTA against `base_id`.
+    fn blob_and_ref_delta(blob: &[u8], base_id: ObjectId, delta: &[u8]) -> Vec<u8> {
+        let mut repo = Repo::new();
+        let id = repo.insert(Kind::Blob, blob.to_vec());
+        let whole = write_pack(&repo, &[id]).unwrap();
+        let mut out = whole[..whole.len() - 20].to_vec();
+        out[11] = 2; // two entries
+        out.push((REF_DELTA << 4) | delta.len() as u8); // delta.len() < 16
+        out.extend_from_slice(&base_id.0);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(delta).unwrap();
+        out.extend_from_slice(&z.finish().unwrap());
+        let digest: [u8; 20] = Sha1::digest(&out).into();
+        out.extend_from_slice(&digest);
+        out
+    }
+
+    #[test]
+    fn a_bad_pack_stores_nothing() {
+        // sizes 11 -> 8: copy "hello", insert "!!!" (as in delta_copy_and_insert)
+        let delta = [11, 8, 0x80 | 0x01 | 0x10, 0, 5, 3, b'!', b'!', b'!'];
+        let mut repo = Repo::new();
+        let base = repo.insert(Kind::Blob, b"hello world".to_vec());
+        // The base is in the repository: both objects arrive.
+        assert_eq!(read_pack(&blob_and_ref_delta(b"other", base, &delta), &mut repo).unwrap(), 2);
+        assert!(repo.contains(&ObjectId::hash(Kind::Blob, b"hello!!!")));
+        assert!(repo.contains(&ObjectId::hash(Kind::Blob, b"other")));
+        // A base nobody has: an error, and the whole blob before it is not kept.
+        let mut repo = Repo::new();
+        let pack = blob_and_ref_delta(b"other", ObjectId([3; 20]), &delta);
+        assert!(read_pack(&pack, &mut repo).is_err());
+        assert!(repo.is_empty());
+        // A delta that does not apply to its base: the same.
+        let mut repo = Repo::new();
+        let base = repo.insert(Kind::Blob, b"short".to_vec());
+        assert!(read_pack(&blob_and_ref_delta(b"other", base, &delta), &mut repo).is_err());
+        assert_eq!(repo.len(), 1);
+    }
+
     #[test]
     fn delta_copy_and_insert() {
         let base = b"hello world";
