@@ -380,6 +380,12 @@ impl Repo {
     /// Every object reachable from `tips` that we hold (commits, trees,
     /// blobs, tags).
     pub fn reachable(&self, tips: &[ObjectId]) -> HashSet<ObjectId> {
+        self.reachable_cut(tips, &BTreeSet::new())
+    }
+
+    /// [`Repo::reachable`], not following the parents of commits in `cut`
+    /// (a shallow client's boundary, as git's `--shallow-file` does).
+    pub(crate) fn reachable_cut(&self, tips: &[ObjectId], cut: &BTreeSet<ObjectId>) -> HashSet<ObjectId> {
         let mut seen = HashSet::new();
         let mut todo: Vec<ObjectId> = tips.iter().copied().filter(|t| !t.is_zero()).collect();
         while let Some(id) = todo.pop() {
@@ -391,7 +397,9 @@ impl Repo {
                 Kind::Commit => {
                     if let Ok(info) = parse_commit(&obj.data) {
                         todo.push(info.tree);
-                        todo.extend(info.parents);
+                        if !cut.contains(&id) {
+                            todo.extend(info.parents);
+                        }
                     }
                 }
                 Kind::Tree => {
@@ -411,9 +419,22 @@ impl Repo {
     }
 
     /// Objects reachable from `new` but not from `old`: what a push sends.
+    /// Commits whose parents we lack (a shallow repository) are fine: the
+    /// walk stops there, and what we lack the server had before us.
     pub fn missing_between(&self, old: &[ObjectId], new: &ObjectId) -> Vec<ObjectId> {
-        let have = self.reachable(old);
-        let mut ids: Vec<ObjectId> = self.reachable(&[*new]).into_iter().filter(|id| !have.contains(id)).collect();
+        self.missing_between_cut(old, new, &BTreeSet::new())
+    }
+
+    /// [`Repo::missing_between`] with both walks stopping at `cut`.
+    pub(crate) fn missing_between_cut(
+        &self,
+        old: &[ObjectId],
+        new: &ObjectId,
+        cut: &BTreeSet<ObjectId>,
+    ) -> Vec<ObjectId> {
+        let have = self.reachable_cut(old, cut);
+        let mut ids: Vec<ObjectId> =
+            self.reachable_cut(&[*new], cut).into_iter().filter(|id| !have.contains(id)).collect();
         ids.sort();
         ids
     }
