@@ -219,6 +219,20 @@ fn first_fetch_answers_honest_and_hostile() {
     assert!(!repo.contains(&h.c1));
     assert_eq!(repo.files(&h.c2).unwrap().len(), 3);
 
+    // The next fetch is incremental: it names our shallow commit and our
+    // have, and deepens no more.
+    let mut server = h.server.clone();
+    let c3 = server.commit(Some(h.c2), &[("e", Some(b"four\n"))], &me(), "three", 3).unwrap();
+    let pack3 = write_pack(&server, &server.missing_between(&[h.c2], &c3)).unwrap();
+    let reply = [line(&format!("ACK {}\n", h.c2)), sideband(&pack3)].concat();
+    let (result, request, _) = fetch_from(&mut repo, c3, CAPS, reply);
+    assert_eq!(result.unwrap(), 3);
+    assert!(request.contains(&format!("shallow {}", h.c2)), "{request:?}");
+    assert!(request.contains(&format!("have {}", h.c2)), "{request:?}");
+    assert!(!request.iter().any(|l| l.starts_with("deepen")), "{request:?}");
+    assert_eq!(repo.shallow().collect::<Vec<_>>(), [&h.c2]);
+    assert_eq!(repo.files(&c3).unwrap().len(), 4);
+
     let hostile: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "a malformed shallow line",
