@@ -17,6 +17,14 @@ use crate::{AGENT, Client, Error, Fetched, http};
 /// zone repository that moved by a few hundred commits.
 const MAX_HAVES: usize = 256;
 
+/// A pack larger than this is refused instead of exhausting memory (the
+/// HTTP client has the same bound on a whole response).
+const MAX_PACK: usize = 1 << 30;
+
+/// More shallow-update lines than this is a server flooding us: a `deepen 1`
+/// of one want makes at most one commit shallow.
+const MAX_SHALLOW_LINES: usize = 1024;
+
 #[derive(Debug, Default)]
 pub struct Advert {
     pub refs: Vec<(String, ObjectId)>,
@@ -162,6 +170,9 @@ async fn read_fetch_response<R: AsyncRead + Unpin>(
                 Pkt::Delim => return Err(Error::Protocol("unexpected delimiter in the shallow list".into())),
                 Pkt::Data(d) => pktline::text(&d)?,
             };
+            if resp.shallow.len() + resp.unshallow.len() >= MAX_SHALLOW_LINES {
+                return Err(Error::Protocol("too many shallow lines".into()));
+            }
             if let Some(hex) = line.strip_prefix("shallow ") {
                 resp.shallow.push(line_id(&line, hex)?);
             } else if let Some(hex) = line.strip_prefix("unshallow ") {
@@ -171,7 +182,10 @@ async fn read_fetch_response<R: AsyncRead + Unpin>(
             }
         }
     }
-    let mut answered = false;
+    // git sends at most an ACK per have and a final one; multi_ack_detailed
+    // adds `ready`. More is a server flooding us.
+    let max_acks = 2 * haves.len() + 2;
+    let mut acks = 0;
     let first = loop {
         let head = pktline::read_head(r).await?;
         if !sideband && &head == b"PACK" {
@@ -185,14 +199,21 @@ async fn read_fetch_response<R: AsyncRead + Unpin>(
             break data;
         }
         check_ack(&pktline::text(&data)?, haves)?;
-        answered = true;
+        acks += 1;
+        if acks > max_acks {
+            return Err(Error::Protocol("too many ACK lines".into()));
+        }
     };
-    if !answered {
+    if acks == 0 {
         return Err(Error::Protocol("the pack came without an ACK or NAK".into()));
     }
     if !sideband {
         resp.pack = first;
-        r.read_to_end(&mut resp.pack).await.map_err(Error::Io)?;
+        let mut limited = futures_lite::io::AsyncReadExt::take(r, (MAX_PACK + 1) as u64);
+        limited.read_to_end(&mut resp.pack).await.map_err(Error::Io)?;
+        if resp.pack.len() > MAX_PACK {
+            return Err(Error::Protocol("pack too large".into()));
+        }
         return Ok(resp);
     }
     let mut next = Some(first);
@@ -206,6 +227,9 @@ async fn read_fetch_response<R: AsyncRead + Unpin>(
             },
         };
         match data.first() {
+            Some(1) if resp.pack.len() + data.len() > MAX_PACK + 1 => {
+                return Err(Error::Protocol("pack too large".into()));
+            }
             Some(1) => resp.pack.extend_from_slice(&data[1..]),
             Some(2) => {} // progress messages
             Some(3) => return Err(Error::Remote(String::from_utf8_lossy(&data[1..]).trim().to_string())),

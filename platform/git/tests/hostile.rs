@@ -167,6 +167,7 @@ fn incremental_answers_honest_and_hostile() {
         ("a corrupt pack", [ack(h.c1), sideband(&pack[..pack.len() - 1])].concat(), "malformed pack"),
         ("the connection closed mid-pack", [ack(h.c1), sideband(&pack)[..100].to_vec()].concat(), "closed"),
         ("a flush instead of the pack", [ack(h.c1), b"0000".to_vec()].concat(), "before the pack"),
+        ("a flood of ACKs", [ack(h.c1).repeat(100), sideband(&pack)].concat(), "too many ACK lines"),
     ];
     for (what, reply, expect) in hostile {
         let mut repo = h.client.clone();
@@ -262,6 +263,12 @@ fn first_fetch_answers_honest_and_hostile() {
                 [u, shallow_update(&[h.c2]), line("NAK\n"), sideband(&pack)].concat()
             },
             "was not shallow",
+        ),
+        (
+            "a flood of shallow lines",
+            [line(&format!("shallow {}\n", h.c2)).repeat(5000), b"0000".to_vec(), line("NAK\n"), sideband(&pack)]
+                .concat(),
+            "too many shallow lines",
         ),
         ("no shallow list at all", [line("NAK\n"), sideband(&pack)].concat(), "expected a shallow line"),
     ];
