@@ -258,6 +258,11 @@ impl Repo {
 
     /// Moves every object of `other` (a staging repository) into this one.
     pub(crate) fn absorb(&mut self, other: Repo) {
+        if self.objects.is_empty() {
+            // A first fetch: take the whole map rather than rehash it.
+            self.objects = other.objects;
+            return;
+        }
         for (id, obj) in other.objects {
             self.objects.entry(id).or_insert(obj);
         }
