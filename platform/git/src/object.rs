@@ -287,7 +287,7 @@ impl Repo {
         let lacks = |id: &ObjectId, kind: Kind| {
             Error::Protocol(format!("the server did not send {} {id}, which {tip} needs", kind.name()))
         };
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::with_capacity(incoming.len());
         let mut todo: Vec<(ObjectId, Kind)> = vec![(*tip, Kind::Commit)];
         todo.extend(shallow.iter().map(|s| (*s, Kind::Commit)));
         while let Some((id, kind)) = todo.pop() {
@@ -318,7 +318,18 @@ impl Repo {
                         match e.mode.as_str() {
                             "40000" => todo.push((e.id, Kind::Tree)),
                             "160000" => {} // a submodule: a commit of another repository
-                            _ => todo.push((e.id, Kind::Blob)),
+                            // Blobs are leaves: checked here, not queued.
+                            _ => match incoming.objects.get(&e.id).or_else(|| self.objects.get(&e.id)) {
+                                Some(o) if o.kind == Kind::Blob => {}
+                                Some(o) => {
+                                    return Err(Error::Protocol(format!(
+                                        "{} is a {}, expected a blob",
+                                        e.id,
+                                        o.kind.name()
+                                    )));
+                                }
+                                None => return Err(lacks(&e.id, Kind::Blob)),
+                            },
                         }
                     }
                 }

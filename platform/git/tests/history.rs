@@ -95,15 +95,29 @@ fn push_commits_with_git_cli(bare: &Path, n: usize, tag: &str) -> String {
     head
 }
 
+/// CPU time this thread has used (the fetch runs on it: `block_on` is a
+/// single-threaded runtime), from the first field of
+/// `/proc/thread-self/schedstat`, in nanoseconds: unlike wall time, it does
+/// not grow when other work shares the machine.
+fn thread_cpu() -> std::time::Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    std::time::Duration::from_nanos(stat.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0))
+}
+
 /// The story against one server holding `bare` (a long history) at `url`.
 fn long_history_story(url: &str, bare: &Path, label: &str) {
     let client = Client::new(platform_unix::host_stack());
     let remote = Remote::parse(url).unwrap();
     platform_unix::block_on(async {
         let mut repo = Repo::new();
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), thread_cpu());
         let first = client.fetch(&remote, &mut repo).await.unwrap();
-        println!("{label}: first fetch of {HISTORY} commits: {} objects in {:?}", first.objects, started.elapsed());
+        println!(
+            "{label}: first fetch of {HISTORY} commits: {} objects in {:?} ({:?} CPU)",
+            first.objects,
+            started.elapsed(),
+            thread_cpu() - cpu
+        );
         assert_eq!(first.tip.to_hex(), git(bare, &["rev-parse", "main"]));
         assert_eq!(repo.files(&first.tip).unwrap(), git_files(bare, "main"));
         // One commit, its root tree, `sub`, `sub/dir` and three blobs.
@@ -113,9 +127,14 @@ fn long_history_story(url: &str, bare: &Path, label: &str) {
         // Someone pushes 3 commits; the next fetch gets only those (a commit,
         // a root tree and a blob each), though our history is cut short.
         let theirs = push_commits_with_git_cli(bare, 3, "cli");
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), thread_cpu());
         let second = client.fetch(&remote, &mut repo).await.unwrap();
-        println!("{label}: incremental fetch of 3 commits: {} objects in {:?}", second.objects, started.elapsed());
+        println!(
+            "{label}: incremental fetch of 3 commits: {} objects in {:?} ({:?} CPU)",
+            second.objects,
+            started.elapsed(),
+            thread_cpu() - cpu
+        );
         assert_eq!((second.tip.to_hex(), second.changed), (theirs.clone(), true));
         assert_eq!(second.objects, 9, "the incremental fetch received {} objects", second.objects);
         assert_eq!(repo.files(&second.tip).unwrap(), git_files(bare, "main"));
