@@ -551,6 +551,34 @@ mod tests {
     }
 
     #[test]
+    fn a_shallow_repository_commits_and_computes_what_to_push() {
+        let me = Signature { name: "A".into(), email: "a@example.org".into() };
+        let mut full = Repo::new();
+        let c1 = full.commit(None, &[("a", Some(b"1")), ("d/b", Some(b"2"))], &me, "one", 1).unwrap();
+        let c2 = full.commit(Some(c1), &[("a", Some(b"3"))], &me, "two", 2).unwrap();
+        // What a `deepen 1` fetch of c2 holds: c2 and its tree, not c1.
+        let mut shallow = Repo::new();
+        for id in full.reachable(&[full.commit_info(&c2).unwrap().tree]).into_iter().chain([c2]) {
+            let o = full.get(&id).unwrap();
+            shallow.insert(o.kind, o.data.clone());
+        }
+        shallow.set_shallow([c2].into());
+        assert!(!shallow.contains(&c1));
+        assert_eq!(shallow.commits_from(&[c2], 10), [c2]);
+        let c3 = shallow.commit(Some(c2), &[("d/b", Some(b"4"))], &me, "three", 3).unwrap();
+        // The push sends c3, its root tree, d and the new blob: nothing
+        // below c2, and no error for the absent c1.
+        let ids = shallow.missing_between(&[c2], &c3);
+        assert_eq!(ids.len(), 4, "{ids:?}");
+        assert!(shallow.files(&c3).is_ok());
+        let mut server = full.clone();
+        crate::pack::read_pack(&crate::pack::write_pack(&shallow, &ids).unwrap(), &mut server).unwrap();
+        assert_eq!(server.files(&c3).unwrap()["d/b"], b"4");
+        // The whole history from c3 is on the server now.
+        assert!(Repo::new().check_connected(&server, &c3, &BTreeSet::new()).is_ok());
+    }
+
+    #[test]
     fn commit_and_files_round_trip() {
         let mut repo = Repo::new();
         let me = Signature { name: "A".into(), email: "a@example.org".into() };
