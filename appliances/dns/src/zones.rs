@@ -170,18 +170,20 @@ fn file_name(z: &Zone) -> String {
 /// Fetches and installs what changed. The caller holds the gate.
 pub async fn fetch_and_install(shared: &Shared) -> Result<(), Box<dyn Error>> {
     let Some(git) = &shared.git else { return Ok(()) };
-    // A fresh repository each time: gitstore's incremental fetch (with `have`s)
-    // misreads the server's reply today, and a failed fetch then leaves the
-    // repository we push from untouched.
-    let mut repo = Repo::new();
-    let fetched = match time::timeout(GIT_TIMEOUT, git.client.fetch(&git.remote, &mut repo)).await {
+    // Into the repository we hold, so that the fetch is incremental (the first
+    // one is shallow). gitstore stores nothing until the whole answer checks
+    // out, so a failed or timed-out fetch leaves the repository we push from
+    // as it was.
+    let mut repo = git.repo.take();
+    let previous = repo.head();
+    let result = time::timeout(GIT_TIMEOUT, git.client.fetch(&git.remote, &mut repo)).await;
+    *git.repo.borrow_mut() = repo;
+    let fetched = match result {
         Ok(r) => r?,
         Err(_) => return Err("git fetch timed out".into()),
     };
-    let files = root_files(&repo, &fetched.tip)?;
-    let unchanged = git.repo.borrow().head() == Some(fetched.tip);
-    *git.repo.borrow_mut() = repo;
-    if unchanged {
+    let files = root_files(&git.repo.borrow(), &fetched.tip)?;
+    if previous == Some(fetched.tip) {
         return Ok(());
     }
     log::info!("git: fetched {} ({} objects)", fetched.tip, fetched.objects);

@@ -7,10 +7,18 @@
 //! * [`Repo`] is an in-memory repository for one branch: objects by SHA-1 and
 //!   the branch tip ([`Repo::head`]). [`Repo::files`] lists a commit's files
 //!   (recursively, by `dir/name` path); [`Repo::commit`] makes a real git
-//!   commit applying `(path, Some(bytes) | None)` changes.
+//!   commit applying `(path, Some(bytes) | None)` changes. After a shallow
+//!   fetch some commits' parents are absent on purpose ([`Repo::shallow`]):
+//!   history walks stop there, and a push sends only what lies between the
+//!   server's tip and ours.
 //! * [`Client`] talks to servers: [`Client::fetch`] (smart protocol v0/v1,
-//!   git-upload-pack over git:// or smart HTTP(S); incremental: it sends
-//!   `have`s for the commits it holds, OFS/REF deltas resolved) and
+//!   git-upload-pack over git:// or smart HTTP(S), OFS/REF deltas resolved;
+//!   the first fetch into an empty [`Repo`] is shallow, `deepen 1`, when the
+//!   server offers `shallow`, so it costs one commit however long the
+//!   history; later fetches are incremental: `shallow` lines for the commits
+//!   whose parents we lack ([`Repo::shallow`]) and `have`s for those we hold.
+//!   Nothing is stored until the pack is read and every object the tip needs
+//!   is there, so a failed or cancelled fetch leaves the [`Repo`] as it was) and
 //!   [`Client::push`] (git-receive-pack with `report-status`; a stale old tip
 //!   or a server's refusal is [`Error::PushRejected`] with the reason).
 //! * [`Authenticator::parse`] reads `--tls-authenticator=` (`cert-fp:SHA256:…`,
@@ -168,7 +176,9 @@ impl Client {
         Ok(self)
     }
 
-    /// Fetches the remote's branch into `repo` and sets [`Repo::head`].
+    /// Fetches the remote's branch into `repo` and sets [`Repo::head`]:
+    /// shallow into an empty `repo`, incremental into one that holds a
+    /// previous fetch. On error `repo` is unchanged.
     pub async fn fetch(&self, remote: &Remote, repo: &mut Repo) -> Result<Fetched, Error> {
         proto::fetch(self, remote, repo).await
     }

@@ -4,7 +4,7 @@
 //! Object format (git's "loose object" hashing): the name is
 //! `SHA-1("<type> <decimal size>\0" ++ body)`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use sha1::{Digest, Sha1};
@@ -205,6 +205,9 @@ pub fn parse_commit(data: &[u8]) -> Result<CommitInfo, Error> {
 pub struct Repo {
     objects: HashMap<ObjectId, Object>,
     head: Option<ObjectId>,
+    /// Commits whose parents we do not hold, because a shallow fetch cut the
+    /// history there (git's `.git/shallow`): their absence is not an error.
+    shallow: BTreeSet<ObjectId>,
 }
 
 impl Repo {
@@ -228,6 +231,15 @@ impl Repo {
         self.head = head;
     }
 
+    /// The shallow commits: those whose parents a shallow fetch left out.
+    pub fn shallow(&self) -> impl Iterator<Item = &ObjectId> {
+        self.shallow.iter()
+    }
+
+    pub fn is_shallow(&self, id: &ObjectId) -> bool {
+        self.shallow.contains(id)
+    }
+
     pub fn get(&self, id: &ObjectId) -> Option<&Object> {
         self.objects.get(id)
     }
@@ -242,6 +254,89 @@ impl Repo {
 
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
+    }
+
+    /// Moves every object of `other` (a staging repository) into this one.
+    pub(crate) fn absorb(&mut self, other: Repo) {
+        if self.objects.is_empty() {
+            // A first fetch: take the whole map rather than rehash it.
+            self.objects = other.objects;
+            return;
+        }
+        for (id, obj) in other.objects {
+            self.objects.entry(id).or_insert(obj);
+        }
+    }
+
+    pub(crate) fn set_shallow(&mut self, shallow: BTreeSet<ObjectId>) {
+        self.shallow = shallow;
+    }
+
+    /// Git's connectivity check after a fetch: everything reachable from
+    /// `tip` is held, by `self` or by `incoming` (what the fetch received, not
+    /// yet stored). Objects `self` already held are complete (they passed
+    /// this check, or we made them) and are not walked again; the parents of
+    /// `shallow` commits are absent on purpose. Every `shallow` commit must
+    /// be held as a commit.
+    pub(crate) fn check_connected(
+        &self,
+        incoming: &Repo,
+        tip: &ObjectId,
+        shallow: &BTreeSet<ObjectId>,
+    ) -> Result<(), Error> {
+        let lacks = |id: &ObjectId, kind: Kind| {
+            Error::Protocol(format!("the server did not send {} {id}, which {tip} needs", kind.name()))
+        };
+        let mut seen = HashSet::with_capacity(incoming.len());
+        let mut todo: Vec<(ObjectId, Kind)> = vec![(*tip, Kind::Commit)];
+        todo.extend(shallow.iter().map(|s| (*s, Kind::Commit)));
+        while let Some((id, kind)) = todo.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let (obj, new) = match (incoming.objects.get(&id), self.objects.get(&id)) {
+                (Some(o), _) => (o, true),
+                (None, Some(o)) => (o, false),
+                (None, None) => return Err(lacks(&id, kind)),
+            };
+            if obj.kind != kind {
+                return Err(Error::Protocol(format!("{id} is a {}, expected a {}", obj.kind.name(), kind.name())));
+            }
+            if !new {
+                continue;
+            }
+            match kind {
+                Kind::Commit => {
+                    let info = parse_commit(&obj.data)?;
+                    todo.push((info.tree, Kind::Tree));
+                    if !shallow.contains(&id) {
+                        todo.extend(info.parents.into_iter().map(|p| (p, Kind::Commit)));
+                    }
+                }
+                Kind::Tree => {
+                    for e in parse_tree(&obj.data)? {
+                        match e.mode.as_str() {
+                            "40000" => todo.push((e.id, Kind::Tree)),
+                            "160000" => {} // a submodule: a commit of another repository
+                            // Blobs are leaves: checked here, not queued.
+                            _ => match incoming.objects.get(&e.id).or_else(|| self.objects.get(&e.id)) {
+                                Some(o) if o.kind == Kind::Blob => {}
+                                Some(o) => {
+                                    return Err(Error::Protocol(format!(
+                                        "{} is a {}, expected a blob",
+                                        e.id,
+                                        o.kind.name()
+                                    )));
+                                }
+                                None => return Err(lacks(&e.id, Kind::Blob)),
+                            },
+                        }
+                    }
+                }
+                Kind::Blob | Kind::Tag => {}
+            }
+        }
+        Ok(())
     }
 
     fn get_kind(&self, id: &ObjectId, kind: Kind) -> Result<&Object, Error> {
@@ -301,6 +396,12 @@ impl Repo {
     /// Every object reachable from `tips` that we hold (commits, trees,
     /// blobs, tags).
     pub fn reachable(&self, tips: &[ObjectId]) -> HashSet<ObjectId> {
+        self.reachable_cut(tips, &BTreeSet::new())
+    }
+
+    /// [`Repo::reachable`], not following the parents of commits in `cut`
+    /// (a shallow client's boundary, as git's `--shallow-file` does).
+    pub(crate) fn reachable_cut(&self, tips: &[ObjectId], cut: &BTreeSet<ObjectId>) -> HashSet<ObjectId> {
         let mut seen = HashSet::new();
         let mut todo: Vec<ObjectId> = tips.iter().copied().filter(|t| !t.is_zero()).collect();
         while let Some(id) = todo.pop() {
@@ -312,7 +413,9 @@ impl Repo {
                 Kind::Commit => {
                     if let Ok(info) = parse_commit(&obj.data) {
                         todo.push(info.tree);
-                        todo.extend(info.parents);
+                        if !cut.contains(&id) {
+                            todo.extend(info.parents);
+                        }
                     }
                 }
                 Kind::Tree => {
@@ -332,9 +435,22 @@ impl Repo {
     }
 
     /// Objects reachable from `new` but not from `old`: what a push sends.
+    /// Commits whose parents we lack (a shallow repository) are fine: the
+    /// walk stops there, and what we lack the server had before us.
     pub fn missing_between(&self, old: &[ObjectId], new: &ObjectId) -> Vec<ObjectId> {
-        let have = self.reachable(old);
-        let mut ids: Vec<ObjectId> = self.reachable(&[*new]).into_iter().filter(|id| !have.contains(id)).collect();
+        self.missing_between_cut(old, new, &BTreeSet::new())
+    }
+
+    /// [`Repo::missing_between`] with both walks stopping at `cut`.
+    pub(crate) fn missing_between_cut(
+        &self,
+        old: &[ObjectId],
+        new: &ObjectId,
+        cut: &BTreeSet<ObjectId>,
+    ) -> Vec<ObjectId> {
+        let have = self.reachable_cut(old, cut);
+        let mut ids: Vec<ObjectId> =
+            self.reachable_cut(&[*new], cut).into_iter().filter(|id| !have.contains(id)).collect();
         ids.sort();
         ids
     }
@@ -432,6 +548,34 @@ mod tests {
     #[test]
     fn empty_tree_name_matches_git() {
         assert_eq!(ObjectId::hash(Kind::Tree, b"").to_hex(), "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+    }
+
+    #[test]
+    fn a_shallow_repository_commits_and_computes_what_to_push() {
+        let me = Signature { name: "A".into(), email: "a@example.org".into() };
+        let mut full = Repo::new();
+        let c1 = full.commit(None, &[("a", Some(b"1")), ("d/b", Some(b"2"))], &me, "one", 1).unwrap();
+        let c2 = full.commit(Some(c1), &[("a", Some(b"3"))], &me, "two", 2).unwrap();
+        // What a `deepen 1` fetch of c2 holds: c2 and its tree, not c1.
+        let mut shallow = Repo::new();
+        for id in full.reachable(&[full.commit_info(&c2).unwrap().tree]).into_iter().chain([c2]) {
+            let o = full.get(&id).unwrap();
+            shallow.insert(o.kind, o.data.clone());
+        }
+        shallow.set_shallow([c2].into());
+        assert!(!shallow.contains(&c1));
+        assert_eq!(shallow.commits_from(&[c2], 10), [c2]);
+        let c3 = shallow.commit(Some(c2), &[("d/b", Some(b"4"))], &me, "three", 3).unwrap();
+        // The push sends c3, its root tree, d and the new blob: nothing
+        // below c2, and no error for the absent c1.
+        let ids = shallow.missing_between(&[c2], &c3);
+        assert_eq!(ids.len(), 4, "{ids:?}");
+        assert!(shallow.files(&c3).is_ok());
+        let mut server = full.clone();
+        crate::pack::read_pack(&crate::pack::write_pack(&shallow, &ids).unwrap(), &mut server).unwrap();
+        assert_eq!(server.files(&c3).unwrap()["d/b"], b"4");
+        // The whole history from c3 is on the server now.
+        assert!(Repo::new().check_connected(&server, &c3, &BTreeSet::new()).is_ok());
     }
 
     #[test]

@@ -26,7 +26,19 @@ enum Entry {
 
 /// Parses `pack`, resolves its deltas (bases in the pack or already in
 /// `repo`) and stores every object in `repo`. Returns how many objects.
+/// All or nothing: a malformed pack leaves `repo` as it was.
 pub fn read_pack(pack: &[u8], repo: &mut Repo) -> Result<usize, Error> {
+    let mut incoming = Repo::new();
+    let count = read_pack_into(pack, repo, &mut incoming)?;
+    repo.absorb(incoming);
+    Ok(count)
+}
+
+/// Parses `pack` into `incoming` (a staging repository), resolving deltas
+/// against objects of the pack or of `base`; `base` is not touched, so the
+/// caller can check the result before keeping it. Returns how many objects
+/// the pack held.
+pub fn read_pack_into(pack: &[u8], base: &Repo, incoming: &mut Repo) -> Result<usize, Error> {
     if pack.len() < 32 || &pack[..4] != b"PACK" {
         return Err(bad("no PACK header"));
     }
@@ -51,7 +63,7 @@ pub fn read_pack(pack: &[u8], repo: &mut Repo) -> Result<usize, Error> {
     if pos != body_end {
         return Err(bad("trailing bytes"));
     }
-    resolve(entries, repo)
+    resolve(entries, base, incoming)
 }
 
 /// Reads the entry at `pos`; returns it and the offset after it.
@@ -135,16 +147,17 @@ fn inflate(pack: &[u8], pos: usize, end: usize, size: usize) -> Result<(Vec<u8>,
     Ok((out, pos + z.total_in() as usize))
 }
 
-/// Resolves deltas and stores every object.
-fn resolve(entries: Vec<(usize, Entry)>, repo: &mut Repo) -> Result<usize, Error> {
+/// Resolves deltas and stores every object in `out`; a REF_DELTA base may
+/// also be in `base` (an object we already held).
+fn resolve(mut entries: Vec<(usize, Entry)>, base: &Repo, out: &mut Repo) -> Result<usize, Error> {
     let count = entries.len();
     let index: HashMap<usize, usize> = entries.iter().enumerate().map(|(i, (off, _))| (*off, i)).collect();
     let mut done: Vec<Option<(Kind, ObjectId)>> = vec![None; count];
     // Whole objects first, then deltas in rounds until nothing changes:
     // a delta's base is either resolved by then or missing.
-    for (i, (_, e)) in entries.iter().enumerate() {
+    for (i, (_, e)) in entries.iter_mut().enumerate() {
         if let Entry::Whole(kind, data) = e {
-            done[i] = Some((*kind, repo.insert(*kind, data.clone())));
+            done[i] = Some((*kind, out.insert(*kind, std::mem::take(data))));
         }
     }
     loop {
@@ -153,18 +166,18 @@ fn resolve(entries: Vec<(usize, Entry)>, repo: &mut Repo) -> Result<usize, Error
             if done[i].is_some() {
                 continue;
             }
-            let (base, delta) = match e {
+            let (base_id, delta) = match e {
                 Entry::OfsDelta(off, d) => {
                     let j = *index.get(off).ok_or_else(|| bad("delta base not at an entry"))?;
                     (done[j].map(|(_, id)| id), d)
                 }
-                Entry::RefDelta(id, d) => (Some(*id).filter(|id| repo.contains(id)), d),
+                Entry::RefDelta(id, d) => (Some(*id).filter(|id| out.contains(id) || base.contains(id)), d),
                 Entry::Whole(..) => unreachable!("whole objects were stored above"),
             };
-            let Some(base) = base else { continue };
-            let obj = repo.get(&base).ok_or(Error::MissingObject(base))?;
+            let Some(base_id) = base_id else { continue };
+            let obj = out.get(&base_id).or_else(|| base.get(&base_id)).ok_or(Error::MissingObject(base_id))?;
             let (kind, data) = (obj.kind, apply_delta(&obj.data, delta)?);
-            done[i] = Some((kind, repo.insert(kind, data)));
+            done[i] = Some((kind, out.insert(kind, data)));
             progress = true;
         }
         if !progress {
@@ -287,6 +300,45 @@ mod tests {
         let mut flipped = pack.clone();
         flipped[15] ^= 0xff;
         assert!(read_pack(&flipped, &mut Repo::new()).is_err());
+    }
+
+    /// A pack of a whole blob and then a REF_DELTA against `base_id`.
+    fn blob_and_ref_delta(blob: &[u8], base_id: ObjectId, delta: &[u8]) -> Vec<u8> {
+        let mut repo = Repo::new();
+        let id = repo.insert(Kind::Blob, blob.to_vec());
+        let whole = write_pack(&repo, &[id]).unwrap();
+        let mut out = whole[..whole.len() - 20].to_vec();
+        out[11] = 2; // two entries
+        out.push((REF_DELTA << 4) | delta.len() as u8); // delta.len() < 16
+        out.extend_from_slice(&base_id.0);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(delta).unwrap();
+        out.extend_from_slice(&z.finish().unwrap());
+        let digest: [u8; 20] = Sha1::digest(&out).into();
+        out.extend_from_slice(&digest);
+        out
+    }
+
+    #[test]
+    fn a_bad_pack_stores_nothing() {
+        // sizes 11 -> 8: copy "hello", insert "!!!" (as in delta_copy_and_insert)
+        let delta = [11, 8, 0x80 | 0x01 | 0x10, 0, 5, 3, b'!', b'!', b'!'];
+        let mut repo = Repo::new();
+        let base = repo.insert(Kind::Blob, b"hello world".to_vec());
+        // The base is in the repository: both objects arrive.
+        assert_eq!(read_pack(&blob_and_ref_delta(b"other", base, &delta), &mut repo).unwrap(), 2);
+        assert!(repo.contains(&ObjectId::hash(Kind::Blob, b"hello!!!")));
+        assert!(repo.contains(&ObjectId::hash(Kind::Blob, b"other")));
+        // A base nobody has: an error, and the whole blob before it is not kept.
+        let mut repo = Repo::new();
+        let pack = blob_and_ref_delta(b"other", ObjectId([3; 20]), &delta);
+        assert!(read_pack(&pack, &mut repo).is_err());
+        assert!(repo.is_empty());
+        // A delta that does not apply to its base: the same.
+        let mut repo = Repo::new();
+        let base = repo.insert(Kind::Blob, b"short".to_vec());
+        assert!(read_pack(&blob_and_ref_delta(b"other", base, &delta), &mut repo).is_err());
+        assert_eq!(repo.len(), 1);
     }
 
     #[test]

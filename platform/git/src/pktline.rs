@@ -30,8 +30,21 @@ pub fn flush(out: &mut Vec<u8>) {
 /// Reads one pkt-line; end of stream is an error (a conversation never ends
 /// without its flush packet or final message).
 pub async fn read<R: AsyncRead + Unpin>(r: &mut R) -> Result<Pkt, Error> {
+    let head = read_head(r).await?;
+    read_after(r, head).await
+}
+
+/// Reads the four length bytes of the next pkt-line. Split from
+/// [`read_after`] so that a caller can recognise a raw pack ("PACK"), which
+/// follows the negotiation unframed when side-band is off.
+pub async fn read_head<R: AsyncRead + Unpin>(r: &mut R) -> Result<[u8; 4], Error> {
     let mut head = [0u8; 4];
     r.read_exact(&mut head).await.map_err(eof)?;
+    Ok(head)
+}
+
+/// The rest of the pkt-line whose length bytes are `head`.
+pub async fn read_after<R: AsyncRead + Unpin>(r: &mut R, head: [u8; 4]) -> Result<Pkt, Error> {
     let len = std::str::from_utf8(&head)
         .ok()
         .and_then(|h| usize::from_str_radix(h, 16).ok())

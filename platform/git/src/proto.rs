@@ -2,6 +2,8 @@
 //! ref advertisement, upload-pack negotiation and pack, receive-pack
 //! commands and status report.
 
+use std::collections::BTreeSet;
+
 use futures_io::AsyncRead;
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -14,6 +16,14 @@ use crate::{AGENT, Client, Error, Fetched, http};
 /// At most this many `have` lines: enough to find the common commit of a
 /// zone repository that moved by a few hundred commits.
 const MAX_HAVES: usize = 256;
+
+/// A pack larger than this is refused instead of exhausting memory (the
+/// HTTP client has the same bound on a whole response).
+const MAX_PACK: usize = 1 << 30;
+
+/// More shallow-update lines than this is a server flooding us: a `deepen 1`
+/// of one want makes at most one commit shallow.
+const MAX_SHALLOW_LINES: usize = 1024;
 
 #[derive(Debug, Default)]
 pub struct Advert {
@@ -75,11 +85,25 @@ async fn read_advert<R: AsyncRead + Unpin>(r: &mut R) -> Result<Advert, Error> {
     }
 }
 
-/// The upload-pack request: wants with capabilities, haves, done.
-fn fetch_request(advert: &Advert, want: ObjectId, haves: &[ObjectId]) -> Vec<u8> {
-    let caps: Vec<&str> = ["ofs-delta", "side-band-64k", "no-progress"].into_iter().filter(|c| advert.has(c)).collect();
+/// The upload-pack request (gitprotocol-pack(5) "Packfile Negotiation"):
+/// the want with our capabilities, a `shallow` line for each commit whose
+/// parents we lack, `deepen 1` for a first fetch that wants only the tip, a
+/// flush, the haves and `done`. Everything goes in one write: we never wait
+/// for the server mid-negotiation, which also suits stateless HTTP.
+fn fetch_request(advert: &Advert, want: ObjectId, haves: &[ObjectId], shallow: &[ObjectId], deepen: bool) -> Vec<u8> {
+    let mut caps: Vec<&str> =
+        ["ofs-delta", "side-band-64k", "no-progress"].into_iter().filter(|c| advert.has(c)).collect();
+    if deepen || !shallow.is_empty() {
+        caps.push("shallow");
+    }
     let mut req = Vec::new();
     pktline::encode(&mut req, format!("want {want} {} agent={AGENT}\n", caps.join(" ")).as_bytes());
+    for s in shallow {
+        pktline::encode(&mut req, format!("shallow {s}\n").as_bytes());
+    }
+    if deepen {
+        pktline::encode(&mut req, b"deepen 1\n");
+    }
     pktline::flush(&mut req);
     for h in haves {
         pktline::encode(&mut req, format!("have {h}\n").as_bytes());
@@ -88,38 +112,128 @@ fn fetch_request(advert: &Advert, want: ObjectId, haves: &[ObjectId]) -> Vec<u8>
     req
 }
 
-/// Reads the negotiation result (one ACK or NAK: we ask for no multi_ack)
-/// and then the pack, demultiplexed when side-band is on.
-async fn read_pack_response<R: AsyncRead + Unpin>(r: &mut R, sideband: bool) -> Result<Vec<u8>, Error> {
-    loop {
-        match pktline::read(r).await? {
-            Pkt::Data(d) => {
-                let line = pktline::text(&d)?;
-                if line == "NAK" || line.starts_with("ACK ") {
-                    break;
-                }
-                if !line.starts_with("shallow ") {
-                    return Err(Error::Protocol(format!("unexpected {line:?} before the pack")));
-                }
+/// What upload-pack answered.
+#[derive(Debug, Default)]
+struct FetchResponse {
+    /// Commits the server made shallow for us (`shallow <oid>`).
+    shallow: Vec<ObjectId>,
+    /// Commits it says are no longer shallow (`unshallow <oid>`).
+    unshallow: Vec<ObjectId>,
+    pack: Vec<u8>,
+}
+
+fn line_id(line: &str, hex: &str) -> Result<ObjectId, Error> {
+    ObjectId::from_hex(hex).ok_or_else(|| Error::Protocol(format!("bad object id in {line:?}")))
+}
+
+/// Checks one negotiation line: `NAK`, or `ACK <oid>` for one of our
+/// `haves`, with `common`, `ready` or `continue` after it in the multi_ack
+/// modes.
+fn check_ack(line: &str, haves: &[ObjectId]) -> Result<(), Error> {
+    if line == "NAK" {
+        return Ok(());
+    }
+    let rest =
+        line.strip_prefix("ACK ").ok_or_else(|| Error::Protocol(format!("expected ACK or NAK, got {line:?}")))?;
+    let (hex, status) = rest.split_once(' ').unwrap_or((rest, ""));
+    let id = line_id(line, hex)?;
+    if !matches!(status, "" | "common" | "ready" | "continue") {
+        return Err(Error::Protocol(format!("unknown ACK status in {line:?}")));
+    }
+    if !haves.contains(&id) {
+        return Err(Error::Protocol(format!("the server acknowledged {id}, which we did not offer")));
+    }
+    Ok(())
+}
+
+/// Reads upload-pack's answer: after a `deepen`, the shallow-update (lines
+/// `shallow`/`unshallow`, then a flush); then the negotiation lines; then
+/// the pack, demultiplexed when side-band is on.
+///
+/// The negotiation lines end where the pack begins, not after a set count:
+/// gitprotocol-pack(5) promises one ACK without multi_ack, but git's
+/// upload-pack sends an `ACK` for each common `have` we sent. A side-band
+/// pkt-line starts with its channel byte (1, 2 or 3, never a letter), and a
+/// pack without side-band starts with the bytes "PACK" where a pkt-line
+/// length would be.
+async fn read_fetch_response<R: AsyncRead + Unpin>(
+    r: &mut R,
+    sideband: bool,
+    deepened: bool,
+    haves: &[ObjectId],
+) -> Result<FetchResponse, Error> {
+    let mut resp = FetchResponse::default();
+    if deepened {
+        loop {
+            let line = match pktline::read(r).await? {
+                Pkt::Flush => break,
+                Pkt::Delim => return Err(Error::Protocol("unexpected delimiter in the shallow list".into())),
+                Pkt::Data(d) => pktline::text(&d)?,
+            };
+            if resp.shallow.len() + resp.unshallow.len() >= MAX_SHALLOW_LINES {
+                return Err(Error::Protocol("too many shallow lines".into()));
             }
-            other => return Err(Error::Protocol(format!("unexpected {other:?} before the pack"))),
+            if let Some(hex) = line.strip_prefix("shallow ") {
+                resp.shallow.push(line_id(&line, hex)?);
+            } else if let Some(hex) = line.strip_prefix("unshallow ") {
+                resp.unshallow.push(line_id(&line, hex)?);
+            } else {
+                return Err(Error::Protocol(format!("expected a shallow line, got {line:?}")));
+            }
         }
     }
-    let mut pack = Vec::new();
-    if !sideband {
-        r.read_to_end(&mut pack).await.map_err(Error::Io)?;
-        return Ok(pack);
+    // git sends at most an ACK per have and a final one; multi_ack_detailed
+    // adds `ready`. More is a server flooding us.
+    let max_acks = 2 * haves.len() + 2;
+    let mut acks = 0;
+    let first = loop {
+        let head = pktline::read_head(r).await?;
+        if !sideband && &head == b"PACK" {
+            break head.to_vec();
+        }
+        let data = match pktline::read_after(r, head).await? {
+            Pkt::Data(d) => d,
+            other => return Err(Error::Protocol(format!("unexpected {other:?} before the pack"))),
+        };
+        if sideband && matches!(data.first(), Some(1..=3)) {
+            break data;
+        }
+        check_ack(&pktline::text(&data)?, haves)?;
+        acks += 1;
+        if acks > max_acks {
+            return Err(Error::Protocol("too many ACK lines".into()));
+        }
+    };
+    if acks == 0 {
+        return Err(Error::Protocol("the pack came without an ACK or NAK".into()));
     }
+    if !sideband {
+        resp.pack = first;
+        let mut limited = futures_lite::io::AsyncReadExt::take(r, (MAX_PACK + 1) as u64);
+        limited.read_to_end(&mut resp.pack).await.map_err(Error::Io)?;
+        if resp.pack.len() > MAX_PACK {
+            return Err(Error::Protocol("pack too large".into()));
+        }
+        return Ok(resp);
+    }
+    let mut next = Some(first);
     loop {
-        match pktline::read(r).await? {
-            Pkt::Flush => return Ok(pack),
-            Pkt::Delim => return Err(Error::Protocol("unexpected delimiter in pack stream".into())),
-            Pkt::Data(d) => match d.first() {
-                Some(1) => pack.extend_from_slice(&d[1..]),
-                Some(2) => {} // progress messages
-                Some(3) => return Err(Error::Remote(String::from_utf8_lossy(&d[1..]).trim().to_string())),
-                _ => return Err(Error::Protocol("bad side-band channel".into())),
+        let data = match next.take() {
+            Some(d) => d,
+            None => match pktline::read(r).await? {
+                Pkt::Flush => return Ok(resp),
+                Pkt::Delim => return Err(Error::Protocol("unexpected delimiter in pack stream".into())),
+                Pkt::Data(d) => d,
             },
+        };
+        match data.first() {
+            Some(1) if resp.pack.len() + data.len() > MAX_PACK + 1 => {
+                return Err(Error::Protocol("pack too large".into()));
+            }
+            Some(1) => resp.pack.extend_from_slice(&data[1..]),
+            Some(2) => {} // progress messages
+            Some(3) => return Err(Error::Remote(String::from_utf8_lossy(&data[1..]).trim().to_string())),
+            _ => return Err(Error::Protocol("bad side-band channel".into())),
         }
     }
 }
@@ -195,21 +309,41 @@ pub async fn fetch(client: &Client, remote: &Remote, repo: &mut Repo) -> Result<
     }
     let tips: Vec<ObjectId> = previous.into_iter().collect();
     let haves = repo.commits_from(&tips, MAX_HAVES);
-    let req = fetch_request(&advert, tip, &haves);
+    // The first fetch asks for the tip alone (`deepen 1`), so it costs one
+    // commit's objects however long the history; later fetches tell the
+    // server where our history stops (`shallow`) and what we hold (`have`),
+    // and receive what is new. A server without `shallow` sends it all.
+    let can_shallow = advert.has("shallow");
+    let deepen = can_shallow && repo.is_empty();
+    let shallow: Vec<ObjectId> = if can_shallow { repo.shallow().copied().collect() } else { Vec::new() };
+    let req = fetch_request(&advert, tip, &haves, &shallow, deepen);
     let sideband = advert.has("side-band-64k");
-    let pack = match conn.as_mut() {
+    let resp = match conn.as_mut() {
         Some(io) => {
             io.write_all(&req).await.map_err(Error::Io)?;
             io.flush().await.map_err(Error::Io)?;
-            read_pack_response(io, sideband).await?
+            read_fetch_response(io, sideband, deepen, &haves).await?
         }
         None => {
             let body = http_post(client, remote, service, &req).await?;
-            read_pack_response(&mut &body[..], sideband).await?
+            read_fetch_response(&mut &body[..], sideband, deepen, &haves).await?
         }
     };
-    let objects = crate::pack::read_pack(&pack, repo)?;
-    repo.files(&tip)?; // the whole tree must have arrived
+    // Nothing is stored until the answer has been checked whole: a failed
+    // (or cancelled) fetch leaves the repository as it was.
+    let mut incoming = Repo::new();
+    let objects = crate::pack::read_pack_into(&resp.pack, repo, &mut incoming)?;
+    let mut new_shallow: BTreeSet<ObjectId> = repo.shallow().copied().collect();
+    for id in &resp.unshallow {
+        // We deepen only an empty repository, so nothing can be unshallowed.
+        if !new_shallow.remove(id) {
+            return Err(Error::Protocol(format!("the server unshallowed {id}, which was not shallow")));
+        }
+    }
+    new_shallow.extend(resp.shallow.iter().copied());
+    repo.check_connected(&incoming, &tip, &new_shallow)?;
+    repo.absorb(incoming);
+    repo.set_shallow(new_shallow);
     repo.set_head(Some(tip));
     Ok(Fetched { tip, changed: previous != Some(tip), objects })
 }

@@ -15,12 +15,13 @@
 //! side-band when the client asks, else raw; receive-pack with
 //! `report-status` and `delete-refs`, where a command whose old id is not
 //! the ref's current id is refused (`ng`): a compare-and-swap, so two
-//! writers never overwrite each other. Shallow clones and protocol v2 are
-//! not spoken.
+//! writers never overwrite each other. With [`GitServer::with_shallow`],
+//! upload-pack also offers `shallow`: `deepen <n>` (not `deepen-since` or
+//! `deepen-not`) and the client's `shallow` lines, whose parents neither the
+//! pack nor the have walk goes past. Protocol v2 is not spoken.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::io;
 use std::rc::Rc;
 
@@ -110,11 +111,20 @@ impl Hosted {
 #[derive(Clone, Debug, Default)]
 pub struct GitServer {
     repos: Rc<RefCell<BTreeMap<String, Hosted>>>,
+    /// Whether upload-pack offers `shallow` (off by default: a server
+    /// without it, as clients must also cope with).
+    shallow: bool,
 }
 
 impl GitServer {
     pub fn new() -> GitServer {
         GitServer::default()
+    }
+
+    /// Offers shallow fetches: `deepen <n>` and the client's `shallow` lines.
+    pub fn with_shallow(mut self) -> GitServer {
+        self.shallow = true;
+        self
     }
 
     /// Serves `repo` at `path` (as in the URL: `/zones.git`).
@@ -169,7 +179,7 @@ impl GitServer {
         let hosted =
             self.repos.borrow().get(path).cloned().ok_or_else(|| Error::Remote(format!("no repository at {path}")))?;
         match service {
-            "git-upload-pack" => upload_pack(io, &hosted).await,
+            "git-upload-pack" => upload_pack(io, &hosted, self.shallow).await,
             "git-receive-pack" => receive_pack(io, &hosted).await,
             other => Err(Error::Remote(format!("service {other:?} is not offered"))),
         }
@@ -211,14 +221,26 @@ async fn write<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8]) -> Result<(), Er
     io.flush().await.map_err(Error::Io)
 }
 
-async fn upload_pack<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, hosted: &Hosted) -> Result<(), Error> {
+async fn upload_pack<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    hosted: &Hosted,
+    offer_shallow: bool,
+) -> Result<(), Error> {
     let refs = hosted.refs();
-    write(io, &advertisement(&refs, "side-band-64k side-band no-progress")).await?;
+    let caps = if offer_shallow {
+        "side-band-64k side-band no-progress shallow"
+    } else {
+        "side-band-64k side-band no-progress"
+    };
+    write(io, &advertisement(&refs, caps)).await?;
 
-    // Wants, the first with the client's capabilities, up to a flush. A
-    // flush at once: the client wants nothing (it is up to date).
+    // Wants, the first with the client's capabilities, then the client's
+    // shallow commits and a depth, up to a flush. A flush at once: the
+    // client wants nothing (it is up to date).
     let mut wants = Vec::new();
     let mut caps: Vec<String> = Vec::new();
+    let mut client_shallow: BTreeSet<ObjectId> = BTreeSet::new();
+    let mut depth: Option<usize> = None;
     loop {
         let line = match pktline::read(io).await? {
             Pkt::Flush => break,
@@ -226,7 +248,18 @@ async fn upload_pack<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, hosted: &Hos
             Pkt::Data(d) => pktline::text(&d)?,
         };
         if line.starts_with("shallow ") || line.starts_with("deepen") {
-            return Err(Error::Remote("shallow clones are not supported".into()));
+            if !offer_shallow {
+                return Err(Error::Remote("shallow clones are not supported".into()));
+            }
+            if let Some((id, _)) = id_after(&line, "shallow") {
+                client_shallow.insert(id);
+            } else if let Some(n) = line.strip_prefix("deepen ") {
+                let n = n.parse().ok().filter(|&n| n > 0);
+                depth = Some(n.ok_or_else(|| Error::Protocol(format!("bad depth in {line:?}")))?);
+            } else {
+                return Err(Error::Remote(format!("{line:?} is not supported (only deepen <n>)")));
+            }
+            continue;
         }
         let (id, rest) =
             id_after(&line, "want").ok_or_else(|| Error::Protocol(format!("expected a want line, got {line:?}")))?;
@@ -242,6 +275,25 @@ async fn upload_pack<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, hosted: &Hos
     }
     if wants.is_empty() {
         return Ok(());
+    }
+
+    // The shallow-update (gitprotocol-pack(5) "Shallow Update"), only after a
+    // deepen: the commits at the depth whose parents the client will lack,
+    // and which of its shallow commits it will now get the parents of.
+    let mut cut = client_shallow.clone();
+    if let Some(depth) = depth {
+        let (boundary, unshallow) = hosted.with_repo(|r| shallow_boundary(r, &wants, depth, &client_shallow));
+        let mut out = Vec::new();
+        for id in boundary.difference(&client_shallow) {
+            pktline::encode(&mut out, format!("shallow {id}\n").as_bytes());
+        }
+        for id in &unshallow {
+            pktline::encode(&mut out, format!("unshallow {id}\n").as_bytes());
+            cut.remove(id);
+        }
+        pktline::flush(&mut out);
+        write(io, &out).await?;
+        cut.extend(boundary);
     }
 
     // Haves until "done". Without multi_ack: ACK the first common object at
@@ -276,11 +328,12 @@ async fn upload_pack<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, hosted: &Hos
         }
     }
 
-    // Everything the wants reach that the common commits don't.
+    // Everything the wants reach that the common commits don't, neither
+    // walk going past the shallow commits (the client has no parents there).
     let pack = hosted.with_repo(|repo| {
         let mut ids: HashSet<ObjectId> = HashSet::new();
         for w in &wants {
-            ids.extend(repo.missing_between(&common, w));
+            ids.extend(repo.missing_between_cut(&common, w, &cut));
         }
         let mut ids: Vec<ObjectId> = ids.into_iter().collect();
         ids.sort(); // the same pack every time: runs stay deterministic
@@ -307,6 +360,38 @@ async fn upload_pack<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, hosted: &Hos
             write(io, &out).await
         }
     }
+}
+
+/// For `deepen <depth>` from `wants` (at depth 1): the commits at `depth`
+/// that have parents (the client's new shallow commits), and the client's
+/// shallow commits found above `depth` (their parents now come too).
+fn shallow_boundary(
+    repo: &Repo,
+    wants: &[ObjectId],
+    depth: usize,
+    client_shallow: &BTreeSet<ObjectId>,
+) -> (BTreeSet<ObjectId>, BTreeSet<ObjectId>) {
+    let (mut boundary, mut unshallow) = (BTreeSet::new(), BTreeSet::new());
+    let mut seen = HashSet::new();
+    // Breadth first, so each commit is met at its least depth.
+    let mut todo: VecDeque<(ObjectId, usize)> = wants.iter().map(|w| (*w, 1)).collect();
+    while let Some((id, d)) = todo.pop_front() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let Ok(info) = repo.commit_info(&id) else { continue };
+        if d >= depth {
+            if !info.parents.is_empty() {
+                boundary.insert(id);
+            }
+        } else {
+            if client_shallow.contains(&id) {
+                unshallow.insert(id);
+            }
+            todo.extend(info.parents.into_iter().map(|p| (p, d + 1)));
+        }
+    }
+    (boundary, unshallow)
 }
 
 fn pkt(payload: &[u8]) -> Vec<u8> {

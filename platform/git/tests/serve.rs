@@ -309,3 +309,96 @@ async fn read_pkts_until_eof(conn: &mut TcpStream) -> String {
     conn.read_to_end(&mut all).await.unwrap();
     String::from_utf8_lossy(&all).into_owned()
 }
+
+/// A server offering `shallow` (GitServer::with_shallow) with `h` at /zones.git.
+fn start_shallow(server: &Host, client: &Host, h: &Hosted) -> Stack {
+    let s = server.stack(&[&format!("--ipv4={SERVER_IP}/24")]).unwrap();
+    let listener = s.tcp_listen(addr()).unwrap();
+    let git = GitServer::new().with_shallow();
+    git.add("/zones.git", h.clone());
+    server.spawn(async move { git.serve(listener).await });
+    client.stack(&["--ipv4=10.0.0.2/24"]).unwrap()
+}
+
+/// 50 commits, each rewriting `history`; the first also adds `_keys`.
+fn long_hosted() -> (Hosted, Vec<ObjectId>) {
+    let h = Hosted::new();
+    let mut ids = vec![h.commit("main", &[("_keys", Some(b"keys\n"))], &me(), "keys", 1).unwrap()];
+    for i in 1..50 {
+        let line = format!("line {i}\n");
+        ids.push(h.commit("main", &[("history", Some(line.as_bytes()))], &me(), "more", 1 + i).unwrap());
+    }
+    (h, ids)
+}
+
+#[test]
+fn shallow_first_fetch_then_incremental_and_push() {
+    let (w, server, client) = world(21);
+    let (h, ids) = long_hosted();
+    w.run(async {
+        let stack = start_shallow(&server, &client, &h);
+        let remote = Remote::parse(URL).unwrap();
+        let git = Client::new(stack);
+        let mut repo = Repo::new();
+        // The tip alone: the commit, its tree, two blobs.
+        let first = git.fetch(&remote, &mut repo).await.unwrap();
+        assert_eq!((first.tip, first.objects), (ids[49], 4));
+        assert_eq!(repo.shallow().collect::<Vec<_>>(), [&ids[49]]);
+        assert_eq!(repo.files(&first.tip).unwrap(), h.with_repo(|r| r.files(&ids[49]).unwrap()));
+
+        // Two more on the server: the next fetch gets their 2 × 3 objects.
+        h.commit("main", &[("history", Some(b"51\n"))], &me(), "51", 60).unwrap();
+        let tip = h.commit("main", &[("history", Some(b"52\n"))], &me(), "52", 61).unwrap();
+        let second = git.fetch(&remote, &mut repo).await.unwrap();
+        assert_eq!((second.tip, second.objects), (tip, 6));
+        assert_eq!(repo.shallow().collect::<Vec<_>>(), [&ids[49]], "still cut at the first tip");
+
+        // A push from the shallow repository lands whole on the server.
+        let ours = repo.commit(Some(tip), &[("_keys", None), ("new", Some(b"n\n"))], &me(), "ours", 70).unwrap();
+        git.push(&remote, &mut repo, Some(tip), ours).await.unwrap();
+        assert_eq!(h.branch("main"), Some(ours));
+        assert_eq!(h.with_repo(|r| r.files(&ours).unwrap()), repo.files(&ours).unwrap());
+        assert_eq!(h.with_repo(|r| r.commit_info(&ours).unwrap().parents), [tip]);
+    });
+}
+
+#[test]
+fn deepen_sends_the_shallow_update() {
+    let (w, server, client) = world(22);
+    let (h, ids) = long_hosted();
+    w.run(async {
+        let stack = start_shallow(&server, &client, &h);
+        let (mut conn, advert) = open(&stack, "git-upload-pack", "/zones.git").await;
+        assert!(advert[0].contains(" shallow"), "{advert:?}");
+        // A client cut at ids[48] deepens to 3 from the tip ids[49]: ids[47]
+        // becomes its boundary and ids[48] gets its parent.
+        let mut req = Vec::new();
+        pkt(&mut req, format!("want {} shallow\n", ids[49]).as_bytes());
+        pkt(&mut req, format!("shallow {}\n", ids[48]).as_bytes());
+        pkt(&mut req, b"deepen 3\n");
+        req.extend_from_slice(b"0000");
+        pkt(&mut req, b"done\n");
+        conn.write_all(&req).await.unwrap();
+        let update: Vec<String> = read_pkts(&mut conn).await.iter().map(|d| text(d)).collect();
+        assert_eq!(update, [format!("shallow {}", ids[47]), format!("unshallow {}", ids[48])]);
+        let mut nak = [0u8; 8];
+        conn.read_exact(&mut nak).await.unwrap();
+        assert_eq!(&nak, b"0008NAK\n");
+        let mut pack = Vec::new();
+        conn.read_to_end(&mut pack).await.unwrap();
+        let mut repo = Repo::new();
+        // Three commits (49, 48, 47) with their trees and `history` blobs, and `_keys`.
+        assert_eq!(gitstore::pack::read_pack(&pack, &mut repo).unwrap(), 10);
+        assert!(repo.contains(&ids[47]) && !repo.contains(&ids[46]));
+
+        // A depth of 0 asks for nothing: refused with the reason.
+        let (mut conn, _) = open(&stack, "git-upload-pack", "/zones.git").await;
+        let mut req = Vec::new();
+        pkt(&mut req, format!("want {} shallow\n", ids[49]).as_bytes());
+        pkt(&mut req, b"deepen 0\n");
+        req.extend_from_slice(b"0000");
+        conn.write_all(&req).await.unwrap();
+        let err = read_pkts_until_eof(&mut conn).await;
+        assert!(err.contains("ERR bad depth"), "{err}");
+    });
+}
