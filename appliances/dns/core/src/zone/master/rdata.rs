@@ -156,10 +156,13 @@ fn unescape(s: &str, split_dots: bool) -> Result<Vec<Vec<u8>>, String> {
         let c = b[i];
         if c == b'\\' {
             let digits = b.get(i + 1..i + 4).filter(|d| d.iter().all(u8::is_ascii_digit));
-            let octet = if let Some(d) = digits {
-                let v = u32::from(d[0] - b'0') * 100 + u32::from(d[1] - b'0') * 10 + u32::from(d[2] - b'0');
+            let value =
+                digits.map(|d| u32::from(d[0] - b'0') * 100 + u32::from(d[1] - b'0') * 10 + u32::from(d[2] - b'0'));
+            // `\DDD` over 255 is no octet. NSD and Knot both load it; NSD (our reference)
+            // reads `\D` as the digit D and the rest as text, and so do we.
+            let octet = if let Some(v) = value.and_then(|v| u8::try_from(v).ok()) {
                 i += 4;
-                u8::try_from(v).map_err(|_| format!("escape \\{v} in {s:?} is not an octet (RFC 1035 §5.1)"))?
+                v
             } else {
                 let x = *b.get(i + 1).ok_or(format!("{s:?} ends in a lone backslash"))?;
                 i += 2;
@@ -473,9 +476,8 @@ fn svc_key(s: &str) -> Result<(u16, bool), String> {
         .filter(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
         .and_then(|n| n.parse::<u16>().ok())
         .ok_or(format!("unknown SvcParamKey {s:?}"))?;
-    if n == 65535 {
-        return Err("SvcParamKey key65535 is reserved (RFC 9460 §14.3.2)".into());
-    }
+    // key65535 is reserved as "Invalid key" (RFC 9460 §14.3.2), yet NSD and Knot load
+    // it; so do we.
     Ok((n, true))
 }
 
@@ -541,7 +543,7 @@ fn svc_encode(toks: &[Tok<'_>]) -> Result<Vec<u8>, String> {
     // RFC 9460 §2.2: the wire form is in increasing key order, whatever the text's.
     params.sort_by_key(|p| p.0);
     if let Some((_, m)) = params.iter().find(|p| p.0 == 0) {
-        if m.len() % 2 != 0 {
+        if !m.len().is_multiple_of(2) {
             return Err("mandatory: a list of 16-bit keys".into());
         }
         for k in m.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])) {
@@ -607,9 +609,13 @@ fn svc_value(code: u16, generic: bool, value: Option<Vec<u8>>) -> Result<Vec<u8>
             for item in value_list(&need(value)?) {
                 let s = std::str::from_utf8(&item).map_err(|_| "bad address".to_string())?;
                 if code == 4 {
-                    w.extend_from_slice(&s.parse::<Ipv4Addr>().map_err(|_| format!("bad IPv4 address {s:?}"))?.octets());
+                    w.extend_from_slice(
+                        &s.parse::<Ipv4Addr>().map_err(|_| format!("bad IPv4 address {s:?}"))?.octets(),
+                    );
                 } else {
-                    w.extend_from_slice(&s.parse::<Ipv6Addr>().map_err(|_| format!("bad IPv6 address {s:?}"))?.octets());
+                    w.extend_from_slice(
+                        &s.parse::<Ipv6Addr>().map_err(|_| format!("bad IPv6 address {s:?}"))?.octets(),
+                    );
                 }
             }
         }
@@ -806,7 +812,7 @@ fn svc_param_text(key: u16, v: &[u8]) -> Option<String> {
     };
     Some(match key {
         0 => {
-            if v.is_empty() || v.len() % 2 != 0 {
+            if v.is_empty() || !v.len().is_multiple_of(2) {
                 return None;
             }
             let keys: Vec<String> = v.chunks(2).map(|k| svc_key_text(u16::from_be_bytes([k[0], k[1]]))).collect();
@@ -836,12 +842,12 @@ fn svc_param_text(key: u16, v: &[u8]) -> Option<String> {
         }
         2 | 8 if v.is_empty() => name,
         3 if v.len() == 2 => format!("port={}", u16::from_be_bytes([v[0], v[1]])),
-        4 if !v.is_empty() && v.len() % 4 == 0 => {
+        4 if !v.is_empty() && v.len().is_multiple_of(4) => {
             let a: Vec<String> =
                 v.chunks(4).map(|a| Ipv4Addr::from(<[u8; 4]>::try_from(a).expect("4 octets")).to_string()).collect();
             format!("ipv4hint={}", a.join(","))
         }
-        6 if !v.is_empty() && v.len() % 16 == 0 => {
+        6 if !v.is_empty() && v.len().is_multiple_of(16) => {
             let a: Vec<String> =
                 v.chunks(16).map(|a| Ipv6Addr::from(<[u8; 16]>::try_from(a).expect("16 octets")).to_string()).collect();
             format!("ipv6hint={}", a.join(","))

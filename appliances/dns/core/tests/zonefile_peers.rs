@@ -1,0 +1,440 @@
+//! Zone files that NSD and Knot load, we load with the same meaning (issue 14 item 2).
+//!
+//! The corpus in `tests/data/zones/` is written from the RFC grammar (RFC 1035 §5,
+//! RFC 3597, the types' RFCs, RFC 9460 Appendix D), not from our parser:
+//! - `accept/`: both `nsd-checkzone` and `kzonecheck` load it. We load it, and every
+//!   record's wire rdata equals what NSD serves for it in an AXFR.
+//! - `split/`: NSD loads it, Knot refuses it (the file's comment says why). We follow
+//!   NSD, our reference server, and load it.
+//! - `refuse/`: both peers refuse it. We refuse it too, naming the line marked `; BAD`.
+//!
+//! Each loaded zone also survives `to_master_file` → parse, an AXFR (zone → messages →
+//! zone) and an RFC 2136 UPDATE that adds its records to an empty zone.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use std::time::Duration;
+
+use dns_core::server::{Handled, Transport};
+use dns_core::transfer::{self, TransferIn};
+use dns_core::tsig::{self, Algorithm, Key};
+use dns_core::update::{self, Outcome};
+use dns_core::xfr::{self, History};
+use dns_core::zone::{Zone, Zones};
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::rdata::NULL;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use sansio::UnixTime;
+use testkit::nsd as common;
+use testkit::tool::run_output;
+
+const NOW: u64 = 1_800_000_000;
+
+fn corpus(kind: &str) -> Vec<(String, PathBuf, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/zones").join(kind);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no zones in {}", dir.display());
+    files
+        .into_iter()
+        .map(|p| {
+            let origin = p.file_name().unwrap().to_str().unwrap().to_string();
+            let text = std::fs::read_to_string(&p).unwrap();
+            (origin, p, text)
+        })
+        .collect()
+}
+
+fn require_peers() {
+    testkit::tool::require_tool("nsd-checkzone", &["-h"], "nsd");
+    testkit::tool::require_tool("kzonecheck", &["-V"], "knot-dnssecutils");
+}
+
+/// Whether `nsd-checkzone` loads the file, and what it said.
+fn nsd_loads(origin: &str, path: &Path) -> (bool, String) {
+    let out = Command::new("nsd-checkzone").arg(origin).arg(path).output().expect("run nsd-checkzone");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Whether `kzonecheck` loads the file. DNSSEC checks are off: the corpus's keys and
+/// signatures are RFC examples, not a signed zone.
+fn knot_loads(origin: &str, path: &Path) -> (bool, String) {
+    let out =
+        Command::new("kzonecheck").args(["-v", "-d", "off", "-o", origin]).arg(path).output().expect("run kzonecheck");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn load(origin: &str, text: &str) -> Zone {
+    Zone::parse(origin, text).unwrap_or_else(|e| panic!("we refuse a zone the peers load: {e}"))
+}
+
+#[test]
+fn peers_and_we_agree_on_the_corpus() {
+    require_peers();
+    for (origin, path, text) in corpus("accept") {
+        let (nsd, nsd_said) = nsd_loads(&origin, &path);
+        let (knot, knot_said) = knot_loads(&origin, &path);
+        assert!(nsd && knot, "{origin}: the corpus file must load in both peers\nnsd: {nsd_said}\nknot: {knot_said}");
+        load(&origin, &text);
+    }
+    for (origin, path, text) in corpus("split") {
+        let (nsd, nsd_said) = nsd_loads(&origin, &path);
+        let (knot, knot_said) = knot_loads(&origin, &path);
+        assert_ne!(nsd, knot, "{origin}: meant for the peers to disagree\nnsd: {nsd_said}\nknot: {knot_said}");
+        if expects_load(&text) {
+            load(&origin, &text);
+        } else {
+            refused_at_bad_line(&origin, &text);
+        }
+    }
+    for (origin, path, text) in corpus("refuse") {
+        let (nsd, _) = nsd_loads(&origin, &path);
+        let (knot, _) = knot_loads(&origin, &path);
+        assert!(!nsd && !knot, "{origin}: meant for both peers to refuse (nsd {nsd}, knot {knot})");
+        refused_at_bad_line(&origin, &text);
+    }
+}
+
+/// A `split/` file says on its first line what we do with it: `; expect: load` or
+/// `; expect: refuse`, and why.
+fn expects_load(text: &str) -> bool {
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.starts_with("; expect: "), "a split/ file starts with '; expect: load|refuse'");
+    first.starts_with("; expect: load")
+}
+
+fn refused_at_bad_line(origin: &str, text: &str) {
+    let bad = text.lines().position(|l| l.contains("; BAD")).expect("a line marked ; BAD") + 1;
+    match Zone::parse(origin, text) {
+        Ok(_) => panic!("{origin}: we load a zone we mean to refuse"),
+        Err(e) => assert_eq!(e.line, Some(bad), "{origin}: the error names the wrong line: {e}"),
+    }
+}
+
+/// The corpus zones we load.
+fn loaded_corpus() -> Vec<(String, String)> {
+    let split = corpus("split").into_iter().filter(|(_, _, t)| expects_load(t));
+    corpus("accept").into_iter().chain(split).map(|(o, _, t)| (o, t)).collect()
+}
+
+/// One record as compared with NSD: owner in lower case (NSD may answer with the
+/// spelling of another record's owner), type, TTL, rdata as on the wire.
+type Rr = (Vec<u8>, u16, u32, Vec<u8>);
+
+fn wire_name(name: &Name) -> Vec<u8> {
+    let mut w = Vec::new();
+    for l in name.iter() {
+        w.push(l.len() as u8);
+        w.extend(l.iter().map(u8::to_ascii_lowercase));
+    }
+    w.push(0);
+    w
+}
+
+/// Where names sit in the rdata of a type (RFC 1035 §3.3, RFC 1183, RFC 2782, RFC
+/// 3403, RFC 4034, RFC 9460): octets of fixed fields before each name, strings to skip.
+fn lower_names(rtype: u16, rdata: &[u8]) -> Vec<u8> {
+    let mut r = rdata.to_vec();
+    let lower_at = |r: &mut Vec<u8>, mut i: usize| -> usize {
+        while i < r.len() && r[i] != 0 {
+            let len = usize::from(r[i]);
+            for b in r.iter_mut().skip(i + 1).take(len) {
+                *b = b.to_ascii_lowercase();
+            }
+            i += 1 + len;
+        }
+        i + 1
+    };
+    match rtype {
+        2 | 5 | 12 | 39 | 47 => {
+            lower_at(&mut r, 0);
+        }
+        6 | 17 => {
+            let i = lower_at(&mut r, 0);
+            lower_at(&mut r, i);
+        }
+        15 | 18 | 36 | 64 | 65 => {
+            lower_at(&mut r, 2);
+        }
+        33 => {
+            lower_at(&mut r, 6);
+        }
+        46 => {
+            lower_at(&mut r, 18);
+        }
+        35 => {
+            let mut i = 4;
+            for _ in 0..3 {
+                i += 1 + usize::from(r.get(i).copied().unwrap_or(0));
+            }
+            lower_at(&mut r, i);
+        }
+        _ => {}
+    }
+    r
+}
+
+/// Case-folded form for comparing with NSD, which may answer names inside rdata in the
+/// spelling of the same name elsewhere in the zone (they are equal, RFC 4343).
+fn folded(rrs: &[Rr]) -> Vec<Rr> {
+    let mut v: Vec<Rr> = rrs.iter().map(|(o, t, ttl, r)| (o.clone(), *t, *ttl, lower_names(*t, r))).collect();
+    v.sort();
+    v
+}
+
+fn ours(zone: &Zone) -> Vec<Rr> {
+    let mut out = Vec::new();
+    for node in zone.nodes() {
+        for set in node.rrsets() {
+            for w in set.wire() {
+                out.push((wire_name(&node.name()), u16::from(set.rtype()), set.ttl(), w.to_vec()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reads a possibly compressed name at `*i` of `msg`, uncompressed, in lower case
+/// when `lower` (owners) or as sent (names inside rdata).
+fn read_name(msg: &[u8], i: &mut usize, lower: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut pos = *i;
+    let mut jumped = false;
+    for _ in 0..128 {
+        let len = msg[pos];
+        if len & 0xc0 == 0xc0 {
+            let target = usize::from(u16::from_be_bytes([len & 0x3f, msg[pos + 1]]));
+            if !jumped {
+                *i = pos + 2;
+            }
+            jumped = true;
+            pos = target;
+            continue;
+        }
+        out.push(len);
+        if len == 0 {
+            if !jumped {
+                *i = pos + 1;
+            }
+            return out;
+        }
+        let label = &msg[pos + 1..pos + 1 + usize::from(len)];
+        out.extend(label.iter().map(|b| if lower { b.to_ascii_lowercase() } else { *b }));
+        pos += 1 + usize::from(len);
+    }
+    panic!("compression loop");
+}
+
+/// The answer records of one AXFR message from NSD, names in rdata uncompressed
+/// (NSD compresses those of the RFC 1035 types only, RFC 3597 §4).
+fn parse_axfr_message(msg: &[u8], out: &mut Vec<Rr>) {
+    let qd = u16::from_be_bytes([msg[4], msg[5]]);
+    let an = u16::from_be_bytes([msg[6], msg[7]]);
+    let mut i = 12;
+    for _ in 0..qd {
+        read_name(msg, &mut i, true);
+        i += 4;
+    }
+    for _ in 0..an {
+        let owner = read_name(msg, &mut i, true);
+        let rtype = u16::from_be_bytes([msg[i], msg[i + 1]]);
+        let ttl = u32::from_be_bytes([msg[i + 4], msg[i + 5], msg[i + 6], msg[i + 7]]);
+        let len = usize::from(u16::from_be_bytes([msg[i + 8], msg[i + 9]]));
+        i += 10;
+        let end = i + len;
+        let rdata = match rtype {
+            // NS CNAME PTR: one name. MX: preference, name. SOA: two names, 20 octets.
+            2 | 5 | 12 => read_name(msg, &mut i, false),
+            15 => {
+                let mut r = msg[i..i + 2].to_vec();
+                i += 2;
+                r.extend(read_name(msg, &mut i, false));
+                r
+            }
+            6 => {
+                let mut r = read_name(msg, &mut i, false);
+                r.extend(read_name(msg, &mut i, false));
+                r.extend_from_slice(&msg[i..i + 20]);
+                r
+            }
+            _ => msg[i..end].to_vec(),
+        };
+        i = end;
+        out.push((owner, rtype, ttl, rdata));
+    }
+}
+
+const AXFR: &str = r#"
+import socket, struct, sys
+origin, port = sys.argv[1], int(sys.argv[2])
+q = struct.pack(">HHHHHH", 0x4242, 0, 1, 0, 0, 0)
+for label in origin.strip(".").split("."):
+    q += bytes([len(label)]) + label.encode()
+q += b"\0" + struct.pack(">HH", 252, 1)
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(struct.pack(">H", len(q)) + q)
+def read(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise SystemExit("connection closed")
+        b += c
+    return b
+soas = 0
+while soas < 2:
+    m = read(struct.unpack(">H", read(2))[0])
+    print(m.hex(), flush=True)
+    if m[3] & 15:
+        raise SystemExit("rcode %d" % (m[3] & 15))
+    # Count SOA records in the answer section (NSD starts and ends with the SOA).
+    i = 12
+    def skip_name(i):
+        while True:
+            l = m[i]
+            if l & 0xc0 == 0xc0:
+                return i + 2
+            if l == 0:
+                return i + 1
+            i += 1 + l
+    for _ in range(struct.unpack(">H", m[4:6])[0]):
+        i = skip_name(i) + 4
+    for _ in range(struct.unpack(">H", m[6:8])[0]):
+        i = skip_name(i)
+        t, _, _, l = struct.unpack(">HHIH", m[i:i + 10])
+        soas += t == 6
+        i += 10 + l
+"#;
+
+fn nsd_axfr(ns: &str, origin: &str, port: u16) -> Vec<Rr> {
+    let mut cmd = testkit::tool::in_ns(Some(ns), "python3");
+    cmd.args(["-c", AXFR, origin, &port.to_string()]);
+    let text = run_output(&mut cmd, Duration::from_secs(30));
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let msg = data_encoding::HEXLOWER.decode(line.as_bytes()).unwrap_or_else(|_| panic!("{origin}: {text}"));
+        parse_axfr_message(&msg, &mut out);
+    }
+    // The stream ends with the SOA again.
+    let last = out.pop().expect("an AXFR answer");
+    assert_eq!(last.1, 6, "{origin}: AXFR ends with the SOA");
+    out.sort();
+    out
+}
+
+#[test]
+fn records_equal_what_nsd_serves() {
+    common::require_tools(&[("nsd", "-v", "nsd")]);
+    let lab = common::Lab::new("h2zp");
+    let port = 5354;
+    let mut conf = common::nsd_server_conf(&lab.dir, port, "  verbosity: 1\n");
+    let mut zones = Vec::new();
+    for (origin, text) in loaded_corpus() {
+        std::fs::write(lab.dir.join(&origin), &text).unwrap();
+        conf.push_str(&format!("zone:\n  name: {origin}\n  zonefile: {origin}\n  provide-xfr: 127.0.0.1 NOKEY\n"));
+        zones.push((origin, text));
+    }
+    let _nsd = common::Nsd::start(&lab.ns, &lab.dir, &conf);
+    let mut failures = Vec::new();
+    for (origin, text) in zones {
+        let theirs = folded(&nsd_axfr(&lab.ns, &origin, port));
+        let ours = folded(&ours(&load(&origin, &text)));
+        let only_ours: Vec<_> = ours.iter().filter(|r| !theirs.contains(r)).collect();
+        let only_theirs: Vec<_> = theirs.iter().filter(|r| !ours.contains(r)).collect();
+        if !only_ours.is_empty() || !only_theirs.is_empty() {
+            failures.push(format!("{origin}:\n  only ours: {only_ours:02x?}\n  only NSD's: {only_theirs:02x?}"));
+        }
+    }
+    assert!(failures.is_empty(), "records differ from NSD's:\n{}", failures.join("\n"));
+}
+
+fn n(s: &str) -> Name {
+    Name::from_str(s).unwrap()
+}
+
+fn axfr_round_trip(zone: &Zone) -> Zone {
+    let origin = zone.origin().clone();
+    let mut zones = Zones::new();
+    zones.replace(zone.clone());
+    let raw = transfer::request(&origin, RecordType::AXFR, 7, None);
+    let msg = Message::from_vec(&raw).unwrap();
+    let h = xfr::answer(&zones, &History::default(), None, &msg, Transport::Tcp, true, UnixTime::from_secs(NOW));
+    let Handled::Stream(msgs) = h else { panic!("{origin}: AXFR not streamed") };
+    let mut t = TransferIn::new(origin.clone(), 7, None, None);
+    for m in &msgs {
+        if let Some(z) = t.push(m, UnixTime::from_secs(NOW)).unwrap_or_else(|e| panic!("{origin}: {e:?}")) {
+            return z;
+        }
+    }
+    panic!("{origin}: AXFR stream ended early");
+}
+
+/// Adds every record of `zone` but the apex SOA and NS to a zone holding only those,
+/// by one signed UPDATE (RFC 2136 §2.5.1), and returns the zone it would commit.
+fn update_round_trip(zone: &Zone) -> Zone {
+    let origin = zone.origin().clone();
+    let apex = zone.to_master_file().lines().filter(|l| l.contains(" IN SOA ")).collect::<Vec<_>>().join("\n");
+    let ns_ttl = zone.rrset(&origin, RecordType::NS).map_or(300, |s| s.ttl());
+    let start = format!("{apex}\n{origin} {ns_ttl} IN NS ns.invalid.\n");
+    let mut zones = Zones::new();
+    zones.replace(Zone::parse(&origin.to_string(), &start).unwrap());
+    let mut adds = Vec::new();
+    for node in zone.nodes() {
+        for set in node.rrsets() {
+            if set.rtype() == RecordType::SOA {
+                continue;
+            }
+            for w in set.wire() {
+                // Generic rdata, the octets as stored.
+                let rd = RData::Unknown { code: set.rtype(), rdata: NULL::with(w.to_vec()) };
+                adds.push(Record::from_rdata(node.name(), set.ttl(), rd));
+            }
+        }
+    }
+    let key = Key::new(n(&format!("u._update.{origin}")), Algorithm::HmacSha256, b"update-secret".to_vec());
+    let mut m = Message::new(0x4242, MessageType::Query, OpCode::Update);
+    m.queries = vec![Query::query(origin.clone(), RecordType::SOA)];
+    m.authorities = adds;
+    let (bytes, _) = tsig::sign_request(&key, &m.to_vec().unwrap(), UnixTime::from_secs(NOW));
+    let signed = tsig::verify_request(std::slice::from_ref(&key), &bytes, UnixTime::from_secs(NOW)).unwrap();
+    let parsed = Message::from_vec(&bytes).unwrap();
+    let src: SocketAddr = "192.0.2.99:5353".parse().unwrap();
+    match update::handle(&zones, signed.as_ref(), &parsed, src, UnixTime::from_secs(NOW)) {
+        Outcome::Commit(p) => p.zone,
+        Outcome::Reply(b) => panic!("{origin}: update refused: {:?}", Message::from_vec(&b).unwrap().metadata),
+    }
+}
+
+#[test]
+fn corpus_round_trips_through_master_file_axfr_and_update() {
+    for (origin, text) in loaded_corpus() {
+        let zone = load(&origin, &text);
+        let written = zone.to_master_file();
+        let back = Zone::parse(&origin, &written).unwrap_or_else(|e| panic!("{origin}: written zone: {e}\n{written}"));
+        assert_eq!(ours(&back), ours(&zone), "{origin}: master file round trip\n{written}");
+        assert_eq!(back, zone, "{origin}: master file round trip");
+        // hickory refuses to decode a message holding a record with empty rdata outside
+        // UPDATE ("length 0 in non-update message"), so a transfer in of such a zone
+        // fails (issue 14 item 1, outside the zone file code); those records are left
+        // out of the AXFR leg until it decodes messages itself.
+        let nonempty: String = written.lines().filter(|l| !l.ends_with("\\# 0")).map(|l| format!("{l}\n")).collect();
+        let nonempty = Zone::parse(&origin, &nonempty).unwrap();
+        assert_eq!(ours(&axfr_round_trip(&nonempty)), ours(&nonempty), "{origin}: AXFR round trip");
+        // An add with empty rdata gets FORMERR (update.rs takes RDLENGTH 0 in class IN
+        // for a malformed delete; RFC 2136 §3.4.1.2 does not ask that), so the UPDATE
+        // leg, too, uses the records with rdata.
+        let updated = update_round_trip(&nonempty);
+        let want: Vec<_> = ours(&nonempty).into_iter().filter(|r| r.1 != 6).collect();
+        let placeholder = wire_name(&n("ns.invalid."));
+        let got: Vec<_> =
+            ours(&updated).into_iter().filter(|r| r.1 != 6 && !(r.1 == 2 && r.3 == placeholder)).collect();
+        assert_eq!(got, want, "{origin}: UPDATE round trip");
+    }
+}
