@@ -1,11 +1,11 @@
 //! RFC 1035 §5 master files: our own tokenizer (it keeps line numbers, which
 //! hickory's zone parser loses, and never opens other files) and our own rdata
-//! reader and writer (`rdata.rs`: one field table per type, RFC 3597 `\\#` generic data
+//! reader and writer (`rdata.rs`: one field table per type, RFC 3597 `\#` generic data
 //! for every type); hickory's text parsers only for the few types the table lacks.
 //!
 //! Error policy. NSD refuses a whole zone over one record it cannot read (and keeps
 //! serving nothing for it); Knot does the same. We do too: [`Zone::parse`] fails with
-//! the file and line of the first bad record, and the caller keeps the zone it had.
+//! the file and line of the first bad record, and the zone is not loaded.
 //! What makes that safe is the other half: a form both peers load never fails here.
 //! `tests/zonefile_peers.rs` holds a corpus written from the RFCs that both load (we
 //! load it and serve NSD's wire rdata), that both refuse (we refuse, naming the line),
@@ -13,7 +13,7 @@
 //! why; we follow NSD, our reference server, except where an RFC says otherwise).
 //! Known exceptions: `$INCLUDE` is refused (each zone is one file in the repository);
 //! classes other than IN are refused; a type neither our table nor hickory reads from
-//! text needs the `\\#` form.
+//! text needs the `\#` form.
 
 use std::fmt::Write as _;
 

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use data_encoding::{BASE32HEX_NOPAD, BASE64, HEXUPPER, HEXUPPER_PERMISSIVE};
+use data_encoding::{BASE32HEX_NOPAD, BASE64, HEXLOWER, HEXUPPER, HEXUPPER_PERMISSIVE};
 use hickory_proto::rr::domain::Label;
 use hickory_proto::rr::{Name, RecordType};
 
@@ -39,6 +39,9 @@ enum Field {
     A6,
     /// Hex digits to the end, split over tokens as the writer likes.
     Hex,
+    /// The same, written in upper case (DS digests, as the dumps and transcripts
+    /// have always shown them; case means nothing in hex).
+    HexUp,
     /// Base64 to the end (keys, signatures).
     Base64,
     /// RFC 4034 §4.1.2 type bit maps, to the end.
@@ -74,7 +77,7 @@ const TYPES: &[(u16, &str, &[Field])] = &[
     (35, "NAPTR", &[U16, U16, Str, Str, Str, Name]),
     (36, "KX", &[U16, Name]),
     (39, "DNAME", &[Name]),
-    (43, "DS", &[U16, Alg, U8, Hex]),
+    (43, "DS", &[U16, Alg, U8, HexUp]),
     (44, "SSHFP", &[U8, U8, Hex]),
     (46, "RRSIG", &[Covered, Alg, U8, Period, Time, Time, U16, Name, Base64]),
     (47, "NSEC", &[Name, Bitmap]),
@@ -83,7 +86,7 @@ const TYPES: &[(u16, &str, &[Field])] = &[
     (51, "NSEC3PARAM", &[U8, U8, U16, Salt]),
     (52, "TLSA", &[U8, U8, U8, Hex]),
     (53, "SMIMEA", &[U8, U8, U8, Hex]),
-    (59, "CDS", &[U16, Alg, U8, Hex]),
+    (59, "CDS", &[U16, Alg, U8, HexUp]),
     (60, "CDNSKEY", &[U16, U8, Alg, Base64]),
     (61, "OPENPGPKEY", &[Base64]),
     (64, "SVCB", &[U16, Name, Svc]),
@@ -292,7 +295,7 @@ fn encode_fields(rtype: RecordType, fields: &[Field], toks: &[Tok<'_>], origin: 
     for &f in fields {
         let rest = &toks[i.min(toks.len())..];
         match f {
-            Strs | Hex | Base64 | Bitmap | Svc => {
+            Strs | Hex | HexUp | Base64 | Bitmap | Svc => {
                 i = toks.len();
                 encode_rest(f, rest, origin, &mut w)?;
             }
@@ -323,7 +326,7 @@ fn what(f: Field) -> &'static str {
         Str | Strs => "character-string",
         A4 => "IPv4 address",
         A6 => "IPv6 address",
-        Hex => "hex data",
+        Hex | HexUp => "hex data",
         Base64 => "base64 data",
         Bitmap => "type list",
         Salt => "salt",
@@ -395,7 +398,7 @@ fn encode_one(f: Field, t: &Tok<'_>, origin: &Name, w: &mut Vec<u8>) -> Result<(
             w.extend_from_slice(s.as_bytes());
         }
         Rest => w.extend(string(t)?),
-        Strs | Hex | Base64 | Bitmap | Svc => unreachable!("handled by encode_rest"),
+        Strs | Hex | HexUp | Base64 | Bitmap | Svc => unreachable!("handled by encode_rest"),
     }
     Ok(())
 }
@@ -417,12 +420,12 @@ fn encode_rest(f: Field, toks: &[Tok<'_>], origin: &Name, w: &mut Vec<u8>) -> Re
                 w.extend(v);
             }
         }
-        Hex | Base64 => {
+        Hex | HexUp | Base64 => {
             if toks.is_empty() {
                 return Err(format!("missing {}", what(f)));
             }
             let s: String = toks.iter().map(|t| t.text()).collect();
-            let v = if f == Hex {
+            let v = if f != Base64 {
                 hex(&s)?
             } else {
                 BASE64.decode(s.as_bytes()).map_err(|e| format!("bad base64: {e}"))?
@@ -722,6 +725,10 @@ fn walk(fields: &[Field], wire: &[u8]) -> Option<Vec<Option<String>>> {
             A6 => Some(Ipv6Addr::from(<[u8; 16]>::try_from(c.take(16)?).ok()?).to_string()),
             Hex => {
                 let r = c.rest();
+                (!r.is_empty()).then(|| HEXLOWER.encode(r))
+            }
+            HexUp => {
+                let r = c.rest();
                 (!r.is_empty()).then(|| HEXUPPER.encode(r))
             }
             Base64 => {
@@ -731,7 +738,7 @@ fn walk(fields: &[Field], wire: &[u8]) -> Option<Vec<Option<String>>> {
             Bitmap => Some(bitmap_text(c.rest())?),
             Salt => {
                 let s = c.counted()?;
-                Some(if s.is_empty() { "-".to_string() } else { HEXUPPER.encode(s) })
+                Some(if s.is_empty() { "-".to_string() } else { HEXLOWER.encode(s) })
             }
             Hash => {
                 let s = c.counted()?;
