@@ -15,18 +15,19 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use dns_core::server::{Handled, Transport};
+use dns_core::keys::KeyStore;
+use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::transfer::{self, TransferIn};
 use dns_core::tsig::{self, Algorithm, Key};
-use dns_core::update::{self, Outcome};
 use dns_core::xfr::{self, History};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::NULL;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use sansio::UnixTime;
+use sansio::{Instant, Now, UnixTime};
 use testkit::nsd as common;
 use testkit::tool::run_output;
 
@@ -376,20 +377,42 @@ fn axfr_round_trip(zone: &Zone) -> Zone {
     panic!("{origin}: AXFR stream ended early");
 }
 
-/// Adds every record of `zone` but the apex SOA and NS to a zone holding only those,
-/// by one signed UPDATE (RFC 2136 §2.5.1), and returns the zone it would commit.
-fn update_round_trip(zone: &Zone) -> Zone {
+fn now() -> Now {
+    Now { mono: Instant::ZERO, wall: UnixTime::from_secs(NOW) }
+}
+
+/// Adds every record of `zone` but the SOA to a zone holding only its SOA and a
+/// placeholder NS, by one signed UPDATE (RFC 2136 §2.5.1) to a [`Server`], commits it,
+/// then asks the server for each (owner, type) over TCP. Returns the zone it serves,
+/// the records its answers hold and the (owner, type) pairs asked.
+fn update_round_trip(zone: &Zone) -> (Zone, Vec<Rr>, Vec<(Vec<u8>, u16)>) {
     let origin = zone.origin().clone();
     let apex = zone.to_master_file().lines().filter(|l| l.contains(" IN SOA ")).collect::<Vec<_>>().join("\n");
     let ns_ttl = zone.rrset(&origin, RecordType::NS).map_or(300, |s| s.ttl());
     let start = format!("{apex}\n{origin} {ns_ttl} IN NS ns.invalid.\n");
     let mut zones = Zones::new();
     zones.replace(Zone::parse(&origin.to_string(), &start).unwrap());
+    let key = Key::new(n(&format!("u._update.{origin}")), Algorithm::HmacSha256, b"update-secret".to_vec());
+    let mut server = Server::new(zones, Options::default());
+    server.keys = Arc::new(KeyStore::from_keys(vec![key.clone()]));
     let mut adds = Vec::new();
+    let mut asks = Vec::new();
+    // Data at or below a zone cut is answered by a referral (RFC 1034 §4.3.2), all
+    // but the DS at the cut (RFC 4035 §3.1.4.1): those are not asked for.
+    let cuts: Vec<Name> = zone
+        .nodes()
+        .filter(|nd| nd.name() != origin && nd.rrset(RecordType::NS).is_some())
+        .map(|nd| nd.name())
+        .collect();
     for node in zone.nodes() {
+        let delegated =
+            |t: RecordType| cuts.iter().any(|c| c.zone_of(&node.name()) && !(c == &node.name() && t == RecordType::DS));
         for set in node.rrsets() {
             if set.rtype() == RecordType::SOA {
                 continue;
+            }
+            if !delegated(set.rtype()) {
+                asks.push((node.name(), set.rtype()));
             }
             for w in set.wire() {
                 // Generic rdata, the octets as stored.
@@ -398,18 +421,33 @@ fn update_round_trip(zone: &Zone) -> Zone {
             }
         }
     }
-    let key = Key::new(n(&format!("u._update.{origin}")), Algorithm::HmacSha256, b"update-secret".to_vec());
     let mut m = Message::new(0x4242, MessageType::Query, OpCode::Update);
     m.queries = vec![Query::query(origin.clone(), RecordType::SOA)];
     m.authorities = adds;
     let (bytes, _) = tsig::sign_request(&key, &m.to_vec().unwrap(), UnixTime::from_secs(NOW));
-    let signed = tsig::verify_request(std::slice::from_ref(&key), &bytes, UnixTime::from_secs(NOW)).unwrap();
-    let parsed = Message::from_vec(&bytes).unwrap();
     let src: SocketAddr = "192.0.2.99:5353".parse().unwrap();
-    match update::handle(&zones, signed.as_ref(), &parsed, src, UnixTime::from_secs(NOW)) {
-        Outcome::Commit(p) => p.zone,
-        Outcome::Reply(b) => panic!("{origin}: update refused: {:?}", Message::from_vec(&b).unwrap().metadata),
+    let pending = match server.handle(now(), src, Transport::Tcp, &bytes) {
+        Handled::Update(p) => p,
+        Handled::Reply(b) => panic!("{origin}: update refused: {:?}", Message::from_vec(&b).unwrap().metadata),
+        _ => panic!("{origin}: update not handled"),
+    };
+    server.finish_update(*pending, true);
+    let mut answered = Vec::new();
+    let asked = asks.iter().map(|(name, t)| (wire_name(name), u16::from(*t))).collect();
+    for (id, (name, rtype)) in asks.into_iter().enumerate() {
+        let mut q = Message::new(id as u16, MessageType::Query, OpCode::Query);
+        q.queries = vec![Query::query(name.clone(), rtype)];
+        let Handled::Reply(reply) = server.handle(now(), src, Transport::Tcp, &q.to_vec().unwrap()) else {
+            panic!("{origin}: no reply for {name} {rtype}");
+        };
+        let mut got = Vec::new();
+        parse_axfr_message(&reply, &mut got);
+        // Only the records of the asked set: a CNAME or DNAME answer is not under test.
+        answered.extend(got.into_iter().filter(|r| r.0 == wire_name(&name) && r.1 == u16::from(rtype)));
     }
+    answered.sort();
+    let served = server.zones.get(&origin).expect("the zone").as_ref().clone();
+    (served, answered, asked)
 }
 
 #[test]
@@ -430,11 +468,14 @@ fn corpus_round_trips_through_master_file_axfr_and_update() {
         // An add with empty rdata gets FORMERR (update.rs takes RDLENGTH 0 in class IN
         // for a malformed delete; RFC 2136 §3.4.1.2 does not ask that), so the UPDATE
         // leg, too, uses the records with rdata.
-        let updated = update_round_trip(&nonempty);
+        let (updated, answered, asked) = update_round_trip(&nonempty);
         let want: Vec<_> = ours(&nonempty).into_iter().filter(|r| r.1 != 6).collect();
         let placeholder = wire_name(&n("ns.invalid."));
-        let got: Vec<_> =
-            ours(&updated).into_iter().filter(|r| r.1 != 6 && !(r.1 == 2 && r.3 == placeholder)).collect();
+        let not_placeholder = |r: &Rr| r.1 != 6 && !(r.1 == 2 && r.3 == placeholder);
+        let got: Vec<_> = ours(&updated).into_iter().filter(not_placeholder).collect();
         assert_eq!(got, want, "{origin}: UPDATE round trip");
+        let answered = folded(&answered.into_iter().filter(not_placeholder).collect::<Vec<_>>());
+        let wanted: Vec<_> = folded(&want).into_iter().filter(|r| asked.contains(&(r.0.clone(), r.1))).collect();
+        assert_eq!(answered, wanted, "{origin}: answers after the UPDATE");
     }
 }
