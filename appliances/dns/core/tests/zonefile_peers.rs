@@ -377,6 +377,9 @@ fn axfr_round_trip(zone: &Zone) -> Zone {
     panic!("{origin}: AXFR stream ended early");
 }
 
+/// An (owner, type) asked for: owner wire form in lower case, type code.
+type Asked = (Vec<u8>, u16);
+
 fn now() -> Now {
     Now { mono: Instant::ZERO, wall: UnixTime::from_secs(NOW) }
 }
@@ -385,7 +388,7 @@ fn now() -> Now {
 /// placeholder NS, by one signed UPDATE (RFC 2136 §2.5.1) to a [`Server`], commits it,
 /// then asks the server for each (owner, type) over TCP. Returns the zone it serves,
 /// the records its answers hold and the (owner, type) pairs asked.
-fn update_round_trip(zone: &Zone) -> (Zone, Vec<Rr>, Vec<(Vec<u8>, u16)>) {
+fn update_round_trip(zone: &Zone) -> (Zone, Vec<Rr>, Vec<Asked>) {
     let origin = zone.origin().clone();
     let apex = zone.to_master_file().lines().filter(|l| l.contains(" IN SOA ")).collect::<Vec<_>>().join("\n");
     let ns_ttl = zone.rrset(&origin, RecordType::NS).map_or(300, |s| s.ttl());
