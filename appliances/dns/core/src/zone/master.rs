@@ -245,6 +245,14 @@ fn directive(st: &mut State, toks: &[Tok<'_>]) -> Result<(), String> {
     match toks[0].raw.to_ascii_uppercase().as_str() {
         "$ORIGIN" => {
             let a = arg.ok_or("$ORIGIN needs a name")?;
+            // NSD and Knot both refuse a relative $ORIGIN ("requires absolute domain
+            // name"); RFC 1035 §5.1 leaves it open, so we side with them.
+            // The final dot must not be escaped: count the backslashes before it.
+            let body = a.strip_suffix('.');
+            let absolute = body.is_some_and(|b| (b.len() - b.trim_end_matches('\\').len()).is_multiple_of(2));
+            if !absolute {
+                return Err(format!("$ORIGIN {a:?} is not an absolute name"));
+            }
             st.origin = parse_name(a, &st.origin)?;
         }
         "$TTL" => {

@@ -56,6 +56,15 @@ enum Field {
     Tag,
     /// One string without a length octet, to the end (CAA value, URI target).
     Rest,
+    /// RFC 7043 §3.2 EUI-48 / §4.2 EUI-64: hex pairs joined by `-`.
+    Eui48,
+    Eui64,
+    /// RFC 6742 §2.1.2 64-bit locator or node id: four groups of 4 hex digits, `:`.
+    Node64,
+    /// RFC 4398 §2.1 certificate type: number or mnemonic.
+    CertType,
+    /// RFC 1876 §3 location, all of the rdata.
+    Loc,
 }
 
 use Field::*;
@@ -73,6 +82,7 @@ const TYPES: &[(u16, &str, &[Field])] = &[
     (17, "RP", &[Name, Name]),
     (18, "AFSDB", &[U16, Name]),
     (28, "AAAA", &[A6]),
+    (29, "LOC", &[Loc]),
     (33, "SRV", &[U16, U16, U16, Name]),
     (35, "NAPTR", &[U16, U16, Str, Str, Str, Name]),
     (36, "KX", &[U16, Name]),
@@ -81,7 +91,9 @@ const TYPES: &[(u16, &str, &[Field])] = &[
     (44, "SSHFP", &[U8, U8, Hex]),
     (46, "RRSIG", &[Covered, Alg, U8, Period, Time, Time, U16, Name, Base64]),
     (47, "NSEC", &[Name, Bitmap]),
+    (37, "CERT", &[CertType, U16, Alg, Base64]),
     (48, "DNSKEY", &[U16, U8, Alg, Base64]),
+    (49, "DHCID", &[Base64]),
     (50, "NSEC3", &[U8, U8, U16, Salt, Hash, Bitmap]),
     (51, "NSEC3PARAM", &[U8, U8, U16, Salt]),
     (52, "TLSA", &[U8, U8, U8, Hex]),
@@ -89,9 +101,17 @@ const TYPES: &[(u16, &str, &[Field])] = &[
     (59, "CDS", &[U16, Alg, U8, HexUp]),
     (60, "CDNSKEY", &[U16, U8, Alg, Base64]),
     (61, "OPENPGPKEY", &[Base64]),
+    (62, "CSYNC", &[U32, U16, Bitmap]),
+    (63, "ZONEMD", &[U32, U8, U8, Hex]),
     (64, "SVCB", &[U16, Name, Svc]),
     (65, "HTTPS", &[U16, Name, Svc]),
     (99, "SPF", &[Strs]),
+    (104, "NID", &[U16, Node64]),
+    (105, "L32", &[U16, A4]),
+    (106, "L64", &[U16, Node64]),
+    (107, "LP", &[U16, Name]),
+    (108, "EUI48", &[Eui48]),
+    (109, "EUI64", &[Eui64]),
     (256, "URI", &[U16, U16, Rest]),
     (257, "CAA", &[U8, Tag, Rest]),
 ];
@@ -143,6 +163,20 @@ const ALGORITHMS: &[(u8, &str)] = &[
     (252, "INDIRECT"),
     (253, "PRIVATEDNS"),
     (254, "PRIVATEOID"),
+];
+
+/// RFC 4398 §2.1 certificate type mnemonics.
+const CERT_TYPES: &[(u16, &str)] = &[
+    (1, "PKIX"),
+    (2, "SPKI"),
+    (3, "PGP"),
+    (4, "IPKIX"),
+    (5, "ISPKI"),
+    (6, "IPGP"),
+    (7, "ACPKIX"),
+    (8, "IACPKIX"),
+    (253, "URI"),
+    (254, "OID"),
 ];
 
 // ---------------------------------------------------------------------------
@@ -295,7 +329,7 @@ fn encode_fields(rtype: RecordType, fields: &[Field], toks: &[Tok<'_>], origin: 
     for &f in fields {
         let rest = &toks[i.min(toks.len())..];
         match f {
-            Strs | Hex | HexUp | Base64 | Bitmap | Svc => {
+            Strs | Hex | HexUp | Base64 | Bitmap | Svc | Loc => {
                 i = toks.len();
                 encode_rest(f, rest, origin, &mut w)?;
             }
@@ -334,6 +368,11 @@ fn what(f: Field) -> &'static str {
         Svc => "SvcParams",
         Tag => "tag",
         Rest => "string",
+        Eui48 => "EUI-48 address",
+        Eui64 => "EUI-64 address",
+        Node64 => "64-bit locator",
+        CertType => "certificate type",
+        Loc => "location",
     }
 }
 
@@ -398,7 +437,30 @@ fn encode_one(f: Field, t: &Tok<'_>, origin: &Name, w: &mut Vec<u8>) -> Result<(
             w.extend_from_slice(s.as_bytes());
         }
         Rest => w.extend(string(t)?),
-        Strs | Hex | HexUp | Base64 | Bitmap | Svc => unreachable!("handled by encode_rest"),
+        Eui48 | Eui64 => {
+            let n = if f == Eui48 { 6 } else { 8 };
+            let parts: Vec<&str> = s.split('-').collect();
+            let ok = parts.len() == n && parts.iter().all(|p| p.len() == 2);
+            let bytes = ok.then(|| parts.iter().map(|p| u8::from_str_radix(p, 16).ok()).collect::<Option<Vec<u8>>>());
+            w.extend(bytes.flatten().ok_or(format!("bad {} {s:?}", what(f)))?);
+        }
+        Node64 => {
+            let parts: Vec<&str> = s.split(':').collect();
+            let ok = parts.len() == 4 && parts.iter().all(|p| p.len() == 4);
+            let groups =
+                ok.then(|| parts.iter().map(|p| u16::from_str_radix(p, 16).ok()).collect::<Option<Vec<u16>>>());
+            let groups = groups.flatten().ok_or(format!("bad {} {s:?}", what(f)))?;
+            groups.iter().for_each(|g| w.extend_from_slice(&g.to_be_bytes()));
+        }
+        CertType => {
+            let up = s.to_ascii_uppercase();
+            let v = match CERT_TYPES.iter().find(|c| c.1 == up) {
+                Some(c) => c.0,
+                None => number(t, f)?,
+            };
+            w.extend_from_slice(&v.to_be_bytes());
+        }
+        Strs | Hex | HexUp | Base64 | Bitmap | Svc | Loc => unreachable!("handled by encode_rest"),
     }
     Ok(())
 }
@@ -440,6 +502,7 @@ fn encode_rest(f: Field, toks: &[Tok<'_>], origin: &Name, w: &mut Vec<u8>) -> Re
             w.extend(type_bitmap(&types));
         }
         Svc => w.extend(svc_encode(toks)?),
+        Loc => w.extend(loc_encode(toks)?),
         _ => unreachable!("single-token field"),
     }
     Ok(())
@@ -755,6 +818,16 @@ fn walk(fields: &[Field], wire: &[u8]) -> Option<Vec<Option<String>>> {
                 push_quoted(&mut s, c.rest());
                 Some(s)
             }
+            Eui48 | Eui64 => {
+                let octets = c.take(if f == Eui48 { 6 } else { 8 })?;
+                Some(octets.iter().map(|o| format!("{o:02x}")).collect::<Vec<_>>().join("-"))
+            }
+            Node64 => {
+                let octets = c.take(8)?;
+                Some(octets.chunks(2).map(|g| format!("{:02x}{:02x}", g[0], g[1])).collect::<Vec<_>>().join(":"))
+            }
+            CertType => Some(c.u16()?.to_string()),
+            Loc => loc_text(c.rest())?,
         };
         out.push(text);
     }
@@ -863,4 +936,128 @@ fn svc_param_text(key: u16, v: &[u8]) -> Option<String> {
         0..=8 if key != 7 => return None,
         _ => generic(),
     })
+}
+
+// ---------------------------------------------------------------------------
+// RFC 1876 LOC.
+
+/// A decimal with at most `places` fraction digits, scaled to an integer
+/// (`"54.1"`, 3 → 54100).
+fn scaled(s: &str, places: u32) -> Option<i64> {
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit());
+    if !digits(int) || (!frac.is_empty() && !digits(frac)) || frac.len() > places as usize || int.len() > 12 {
+        return None;
+    }
+    let mut v: i64 = int.parse().ok()?;
+    for k in 0..places as usize {
+        v = v * 10 + frac.as_bytes().get(k).map_or(0, |c| i64::from(c - b'0'));
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// RFC 1876 §2 size and precision: centimetres as mantissa × 10^exponent in one octet
+/// (high and low nibble). Values that are no such product are rounded down, as NSD does.
+fn loc_size(cm: i64) -> Option<u8> {
+    if !(0..=9_000_000_000).contains(&cm) {
+        return None;
+    }
+    let mut e = 0u8;
+    let mut m = cm;
+    while m > 9 {
+        m /= 10;
+        e += 1;
+    }
+    Some((m as u8) << 4 | e)
+}
+
+fn loc_encode(toks: &[Tok<'_>]) -> Result<Vec<u8>, String> {
+    let bad = || "bad LOC data (RFC 1876 §3)".to_string();
+    let mut it = toks.iter().map(|t| t.text()).peekable();
+    // One of latitude or longitude: degrees [minutes [seconds]] hemisphere.
+    let mut angle = |hemis: [&str; 2], max_deg: i64| -> Result<u32, String> {
+        let deg: i64 = it.next().and_then(|d| d.parse().ok()).filter(|d| (0..=max_deg).contains(d)).ok_or_else(bad)?;
+        let mut parts = [0i64; 2];
+        let mut sign = None;
+        for (k, part) in parts.iter_mut().enumerate() {
+            let t = it.next().ok_or_else(bad)?;
+            if let Some(h) = hemis.iter().position(|h| t.eq_ignore_ascii_case(h)) {
+                sign = Some(h);
+                break;
+            }
+            *part = if k == 0 {
+                t.parse().ok().filter(|m| (0..60).contains(m))
+            } else {
+                scaled(t, 3).filter(|s| (0..60_000).contains(s))
+            }
+            .ok_or_else(bad)?;
+        }
+        let sign = match sign {
+            Some(s) => s,
+            None => it.next().and_then(|t| hemis.iter().position(|h| t.eq_ignore_ascii_case(h))).ok_or_else(bad)?,
+        };
+        let thousandths = ((deg * 60 + parts[0]) * 60) * 1000 + parts[1];
+        if thousandths > max_deg * 3_600_000 {
+            return Err(bad());
+        }
+        let base = 1i64 << 31;
+        Ok((if sign == 0 { base + thousandths } else { base - thousandths }) as u32)
+    };
+    let lat = angle(["N", "S"], 90)?;
+    let lon = angle(["E", "W"], 180)?;
+    let metres = |t: Option<&str>| t.and_then(|t| scaled(t.strip_suffix(['m', 'M']).unwrap_or(t), 2));
+    let alt = metres(it.next()).filter(|a| (-10_000_000..=4_284_967_295).contains(a)).ok_or_else(bad)?;
+    // Defaults of §3: size 1 m, horizontal precision 10 km, vertical 10 m.
+    let mut sizes = [100i64, 1_000_000, 1000];
+    for size in sizes.iter_mut() {
+        match it.next() {
+            Some(t) => *size = metres(Some(t)).ok_or_else(bad)?,
+            None => break,
+        }
+    }
+    if it.next().is_some() {
+        return Err(bad());
+    }
+    let mut w = vec![0];
+    for size in sizes {
+        w.push(loc_size(size).ok_or_else(bad)?);
+    }
+    w.extend_from_slice(&lat.to_be_bytes());
+    w.extend_from_slice(&lon.to_be_bytes());
+    w.extend_from_slice(&((alt + 10_000_000) as u32).to_be_bytes());
+    Ok(w)
+}
+
+fn loc_text(b: &[u8]) -> Option<Option<String>> {
+    let mut c = Wire { b, i: 0 };
+    let version = c.u8()?;
+    let sizes = [c.u8()?, c.u8()?, c.u8()?];
+    let (lat, lon, alt) = (c.u32()?, c.u32()?, c.u32()?);
+    if c.i != b.len() {
+        return None;
+    }
+    // Only version 0 has a text form; a nibble over 9 is not a size.
+    if version != 0 || sizes.iter().any(|s| s >> 4 > 9 || s & 15 > 9) {
+        return Some(None);
+    }
+    let angle = |v: u32, hemis: [char; 2]| {
+        let off = i64::from(v) - (1i64 << 31);
+        let (h, t) = if off >= 0 { (hemis[0], off) } else { (hemis[1], -off) };
+        format!("{} {} {}.{:03} {h}", t / 3_600_000, t / 60_000 % 60, t / 1000 % 60, t % 1000)
+    };
+    let cm = |v: i64| format!("{}{}.{:02}m", if v < 0 { "-" } else { "" }, v.abs() / 100, v.abs() % 100);
+    let size = |s: u8| cm(i64::from(s >> 4) * 10i64.pow(u32::from(s & 15)));
+    Some(Some(format!(
+        "{} {} {} {} {} {}",
+        angle(lat, ['N', 'S']),
+        angle(lon, ['E', 'W']),
+        cm(i64::from(alt) - 10_000_000),
+        size(sizes[0]),
+        size(sizes[1]),
+        size(sizes[2])
+    )))
 }
