@@ -482,3 +482,58 @@ fn corpus_round_trips_through_master_file_axfr_and_update() {
         assert_eq!(answered, wanted, "{origin}: answers after the UPDATE");
     }
 }
+
+/// RFC 1035 §5.1 and RFC 4343: `\065\066\067` is the name `abc` in other letters, so
+/// both owners below are one rrset; the spelling first written is kept, lookups ignore
+/// case, and the written file spells the odd octets back with escapes.
+#[test]
+fn escaped_names_mean_what_the_octets_say() {
+    let text = "$ORIGIN e.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n\
+                \\065\\066\\067 A 192.0.2.3\nabc A 192.0.2.4\nsp\\032ace A 192.0.2.5\n\
+                dot\\.in A 192.0.2.6\nnul\\000 A 192.0.2.7\n\\* TXT \"a wildcard, escaped or not\"\n";
+    let zone = Zone::parse("e.test", text).unwrap();
+    let node = zone.node(&n("abc.e.test.")).expect("abc");
+    assert_eq!(node.name().iter().next(), Some(&b"ABC"[..]), "spelling of the first record kept");
+    assert_eq!(node.rrset(RecordType::A).map(|s| s.len()), Some(2), "one rrset for ABC and abc");
+    // Built from octets: hickory's own text parser reads `\DDD` as octal.
+    let first_label = |first: &[u8]| {
+        let name = Name::from_labels([first, b"e", b"test"]).unwrap();
+        zone.node(&name).map(|nd| nd.name().iter().next().unwrap().to_vec())
+    };
+    for octets in [&b"sp ace"[..], b"dot.in", b"nul\0"] {
+        assert_eq!(first_label(octets).as_deref(), Some(octets), "{octets:?}");
+    }
+    assert!(zone.node(&n("*.e.test.")).is_some(), "\\* is the octet *, the wildcard label");
+    let written = zone.to_master_file();
+    for spelled in ["ABC.e.test.", "sp\\032ace.e.test.", "dot\\.in.e.test.", "nul\\000.e.test."] {
+        assert!(written.lines().any(|l| l.starts_with(spelled)), "{spelled} in\n{written}");
+    }
+    assert_eq!(Zone::parse("e.test", &written).unwrap(), zone);
+}
+
+/// Hostile zone text never panics the loader: every corpus file cut at many points,
+/// and with octets flipped, either loads and writes back to an equal zone, or is an
+/// error.
+#[test]
+fn mangled_corpus_files_are_errors_or_zones_never_panics() {
+    let all = corpus("accept").into_iter().chain(corpus("split")).chain(corpus("refuse"));
+    for (origin, _, text) in all {
+        let bytes = text.as_bytes();
+        let check = |mangled: &[u8]| {
+            let Ok(s) = std::str::from_utf8(mangled) else { return };
+            if let Ok(zone) = Zone::parse(&origin, s) {
+                let written = zone.to_master_file();
+                let back = Zone::parse(&origin, &written).unwrap_or_else(|e| panic!("{origin}: {e}\n{written}"));
+                assert_eq!(back, zone, "{origin}: written back\n{written}");
+            }
+        };
+        for cut in (0..bytes.len()).step_by(7) {
+            check(&bytes[..cut]);
+        }
+        for (k, at) in (0..bytes.len()).step_by(11).enumerate() {
+            let mut m = bytes.to_vec();
+            m[at] = b"\\\"();. \n@$*0"[k % 12];
+            check(&m);
+        }
+    }
+}
