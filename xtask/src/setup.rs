@@ -46,6 +46,10 @@ pub const PACKAGES: &[Package] = &[
         why: "`dig` and `nsupdate`: queries and signed dynamic updates in the DNS end-to-end tests",
     },
     Package { name: "knot-dnsutils", why: "`kdig`: TCP pipelining and EDNS queries in the DNS end-to-end tests" },
+    Package {
+        name: "knot-dnssecutils",
+        why: "`kzonecheck`: Knot's zone file reader, the second peer of the DNS zone file corpus test (zonefile_peers)",
+    },
     Package { name: "dnsperf", why: "`dnsperf`: the load tool of `bench dns`" },
 ];
 
