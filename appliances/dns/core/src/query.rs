@@ -43,6 +43,10 @@ pub struct Resolution {
     pub answer: Vec<Vec<Record>>,
     pub authority: Vec<Vec<Record>>,
     pub additional: Vec<Vec<Record>>,
+    /// How many leading `additional` rrsets are mandatory: the in-domain glue of a
+    /// referral (RFC 9471 §3.1). When one of them doesn't fit the reply must carry
+    /// TC=1; the rest of the additional section may be left out silently.
+    pub glue: usize,
 }
 
 impl Resolution {
@@ -53,6 +57,7 @@ impl Resolution {
             answer: Vec::new(),
             authority: Vec::new(),
             additional: Vec::new(),
+            glue: 0,
         }
     }
 }
@@ -153,7 +158,13 @@ impl Ctx<'_> {
         let name = cut.name();
         if let Some(ns) = cut.rrset(RecordType::NS) {
             self.add(Section::Authority, &name, cut, ns);
-            self.glue(zone, ns);
+            // RFC 9471 §3.1: in-domain glue (NS names at or below the cut) is
+            // mandatory and goes first; §3.2: sibling glue (elsewhere in this zone)
+            // is added when it fits.
+            let in_domain = |t: &Name| name.zone_of(t);
+            self.glue(zone, ns, in_domain);
+            self.out.glue = self.out.additional.len();
+            self.glue(zone, ns, |t| !in_domain(t));
         }
         // RFC 4035 §3.1.4: the DS, or the NSEC proving there is none.
         if self.secure
@@ -182,13 +193,24 @@ impl Ctx<'_> {
         }
     }
 
-    /// A and AAAA of NS targets in this zone, glue below cuts included.
-    fn glue(&mut self, zone: &Zone, ns: &Rrset) {
-        for rd in ns.rdatas() {
-            let RData::NS(target) = rd else { continue };
-            let Some(node) = zone.node(&target.0) else { continue };
-            for t in [RecordType::A, RecordType::AAAA] {
-                if let Some(set) = node.rrset(t) {
+    /// A and AAAA of the NS targets in this zone that `wanted` picks, glue below cuts
+    /// included: first every A, then every AAAA, in the NS rrset's order (NSD's order,
+    /// which decides what truncation keeps).
+    fn glue(&mut self, zone: &Zone, ns: &Rrset, wanted: impl Fn(&Name) -> bool) {
+        let targets: Vec<Name> = ns
+            .rdatas()
+            .into_iter()
+            .filter_map(|rd| match rd {
+                RData::NS(target) => Some(target.0),
+                _ => None,
+            })
+            .filter(|t| wanted(t))
+            .collect();
+        for t in [RecordType::A, RecordType::AAAA] {
+            for target in &targets {
+                if let Some(node) = zone.node(target)
+                    && let Some(set) = node.rrset(t)
+                {
                     self.add(Section::Additional, &node.name(), node, set);
                 }
             }
@@ -204,8 +226,10 @@ impl Ctx<'_> {
             if self.secure {
                 self.nsec(zone, name);
             }
-            match wild.as_ref().and_then(|w| zone.node(w).map(|n| (n, w))) {
-                Some((n, w)) => (Some(n), w.clone()),
+            match wild.as_ref().filter(|w| zone.name_exists(w)) {
+                // RFC 4592 §4.1: a source of synthesis that is an empty non-terminal
+                // (only names below `*` exist) has no node: NODATA below.
+                Some(w) => (zone.node(w), w.clone()),
                 None => {
                     self.out.rcode = ResponseCode::NXDomain;
                     // ... and the one proving no wildcard could match (before the SOA,
@@ -220,7 +244,8 @@ impl Ctx<'_> {
                 }
             }
         };
-        // An exact empty non-terminal has no node: NODATA.
+        // An empty non-terminal, exact or as the source of synthesis, has no node:
+        // NODATA.
         let Some(node) = node else {
             self.nodata(zone, &original);
             return;
@@ -242,7 +267,7 @@ impl Ctx<'_> {
         if let Some(set) = node.rrset(self.qtype) {
             self.add(Section::Answer, owner, node, set);
             if self.qtype == RecordType::NS {
-                self.glue(zone, set);
+                self.glue(zone, set, |_| true);
             }
             return;
         }

@@ -24,8 +24,8 @@
 //! OPT (payload [`Options::udp_size`], DO echoed) when the request had one.
 //! UDP replies fit in 512 bytes, or min(client's EDNS size, ours) when the client sent
 //! a size above 512; TCP in 65535. Whole rrsets are dropped to fit: when an answer or
-//! authority rrset is dropped TC is set (RFC 2181 §9), a dropped additional rrset is
-//! just left out.
+//! authority rrset is dropped TC is set (RFC 2181 §9), and when in-domain glue of a
+//! referral is (RFC 9471 §3.1); any other dropped additional rrset is just left out.
 
 use std::net::SocketAddr;
 
@@ -296,8 +296,10 @@ impl Server {
             }
         }
         let mut meta = meta;
-        // RFC 2181 §9: TC only when answer or authority data had to go.
-        meta.truncation = sets[lo].0 != Section::Additional;
+        // RFC 2181 §9: TC only when answer or authority data had to go, or (RFC 9471
+        // §3.1) the in-domain glue of a referral, the first `res.glue` additional sets.
+        let mandatory = res.answer.len() + res.authority.len() + res.glue;
+        meta.truncation = lo < mandatory;
         // Like NSD, stop at the first rrset that doesn't fit, in section order.
         self.encode(&meta, &msg.queries, msg, &sets[..lo], limit).0
     }
