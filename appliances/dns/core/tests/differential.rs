@@ -46,7 +46,7 @@ use presign::presign;
 use dns_core::server::{Handled, Options, Server, Transport};
 use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use sansio::Now;
 
@@ -270,7 +270,11 @@ fn make_query(rng: &mut Rng, names: &[String], id: u16) -> Vec<u8> {
     let name = mix_case(rng, &picked);
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = rng.below(2) == 0;
-    m.add_query(Query::query(Name::from_ascii(&name).unwrap(), *rng.pick(&QTYPES)));
+    let mut q = Query::query(Name::from_ascii(&name).unwrap(), *rng.pick(&QTYPES));
+    if rng.below(8) == 0 {
+        q.set_query_class(DNSClass::ANY);
+    }
+    m.add_query(q);
     match rng.below(6) {
         0 | 1 => {}
         n => {
@@ -446,6 +450,55 @@ fn edge_queries() -> Vec<Vec<u8>> {
         [header(0x0100, 1, 0, 0, 0), question("big.example.org", 16, 1)].concat(),
         [header(0x0100, 1, 0, 0, 1), question("huge.example.org", 16, 1), opt(1232, 0, 0)].concat(),
         [header(0x0100, 1, 0, 0, 1), question("huge.example.org", 16, 1), opt(4096, 0, 0)].concat(),
+        // Classes: ANY (255) is answered from IN data, NONE (254), HS and unassigned
+        // ones are refused; CHAOS names the servers answer about themselves.
+        [header(0x0100, 1, 0, 0, 0), question("www.example.org", 1, 255)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("example.org", 6, 255)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("nope.example.org", 1, 255)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("example.org", 99, 255)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("example.com", 1, 255)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("x.sub.example.org", 1, 255)].concat(),
+        [header(0x0100, 1, 0, 0, 1), question("x.two.corner.example", 1, 255), opt(1232, 0, 0x8000)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("www.example.org", 1, 254)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("example.org", 6, 77)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("version.bind", 16, 3)].concat(),
+        [header(0x0000, 1, 0, 0, 1), question("VERSION.bind", 16, 3), opt(1232, 0, 0x8000)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("version.server", 16, 3)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("version.bind", 255, 3)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("version.bind", 1, 3)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("id.server", 16, 3)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("hostname.bind", 16, 3)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("authors.bind", 16, 3)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("x.version.bind", 16, 3)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("version.bind", 16, 255)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("version.bind", 16, 1)].concat(),
+        // RFC 6891 §6.1.3: BADVERS, also when DO is set.
+        q(0x0100, 1, &opt(1232, 1, 0x8000), 1),
+        q(0x0100, 1, &opt(512, 255, 0), 1),
+        // RFC 6891 §6.1.2: unknown options are ignored; a malformed one is FORMERR;
+        // an extended rcode in a query is ignored.
+        q(0x0100, 1, &[opt(1232, 0, 0)[..9].to_vec(), vec![0, 7, 0xfd, 0xe9, 0, 3, b'a', b'b', b'c']].concat(), 1),
+        q(0x0100, 1, &[opt(1232, 0, 0)[..9].to_vec(), vec![0, 7, 0xfd, 0xe9, 0, 9, b'a', b'b', b'c']].concat(), 1),
+        q(0x0100, 1, &[opt(1232, 0, 0)[..9].to_vec(), vec![0, 4, 0, 10, 0, 0]].concat(), 1),
+        q(0x0100, 1, &[&[0, 0, 41, 4, 0xd0, 1][..], &[0, 0, 0, 0, 0]].concat(), 1),
+        // The OPT in the wrong section, or with an owner other than the root.
+        [header(0x0100, 1, 1, 0, 0), question("www.example.org", 1, 1), opt(1232, 0, 0)].concat(),
+        [header(0x0100, 1, 0, 1, 0), question("www.example.org", 1, 1), opt(1232, 0, 0)].concat(),
+        [header(0x0100, 1, 0, 0, 1), question("www.example.org", 1, 1), wire_name("x"), opt(1232, 0, 0)[1..].to_vec()]
+            .concat(),
+        // Header bits a query should not have: Z, CD, RA, TC, an RCODE.
+        q(0x0140, 1, &[], 0),
+        q(0x0110, 1, &[], 0),
+        q(0x0180, 1, &[], 0),
+        q(0x0300, 1, &[], 0),
+        q(0x0105, 1, &[], 0),
+        q(0x0000, 1, &[], 0),
+        q(0x07f0 | (2 << 11), 1, &[], 0), // STATUS with every flag
+        q(0x0100 | (3 << 11), 1, &[], 0),
+        q(0x0100 | (15 << 11), 1, &[], 0),
+        [header(0x0100 | (2 << 11), 0, 0, 0, 0)].concat(),
+        [header(0x0100 | (4 << 11), 0, 0, 0, 0)].concat(),
+        [header(0x0100 | (1 << 11), 2, 0, 0, 0)].concat(),
     ];
     // Names with escapes and odd bytes: RFC 4343 says case folding is ASCII-only.
     let mut odd = question("www.example.org", 1, 1);
@@ -522,7 +575,7 @@ const CORNER_TYPES: [RecordType; 12] = [
 ];
 
 /// Every `corner.example` name with every type of [`CORNER_TYPES`], without EDNS
-/// (512 bytes), with a small EDNS size and with a large one and DO.
+/// (512 bytes), with a small EDNS size, with a large one and DO, and as class ANY.
 fn corner_queries(zones: &[Zone]) -> Vec<Vec<u8>> {
     let origin = Name::from_ascii("corner.example.").unwrap();
     let mut names: Vec<String> = CORNER_NAMES.iter().map(|n| format!("{n}.corner.example.")).collect();
@@ -535,10 +588,16 @@ fn corner_queries(zones: &[Zone]) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
     for (i, name) in names.iter().enumerate() {
         for (j, t) in CORNER_TYPES.iter().enumerate() {
-            for edns in [None, Some((600, false)), Some((4096, true))] {
+            for (k, edns) in [None, Some((600, false)), Some((4096, true)), Some((1232, true))].into_iter().enumerate()
+            {
                 let mut m = Message::new((i * 64 + j) as u16, MessageType::Query, OpCode::Query);
                 m.metadata.recursion_desired = j % 2 == 0;
-                m.add_query(Query::query(Name::from_ascii(name).unwrap(), *t));
+                let mut q = Query::query(Name::from_ascii(name).unwrap(), *t);
+                if k == 3 {
+                    // QCLASS ANY (RFC 1035 §3.2.5) asks for the same data as IN here.
+                    q.set_query_class(DNSClass::ANY);
+                }
+                m.add_query(q);
                 if let Some((size, dnssec_ok)) = edns {
                     let mut e = Edns::new();
                     e.set_max_payload(size);
@@ -561,7 +620,11 @@ fn run_queries(ns: &str) {
     for z in zones {
         catalog.replace(z);
     }
-    let mut server = Server::new(catalog, Options::default());
+    // NSD tells its version and host name over CHAOS by default; given the same
+    // strings, our answers must be the same bytes.
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let options = Options { version: Some("NSD 4.6.1".into()), identity: Some(hostname), ..Options::default() };
+    let mut server = Server::new(catalog, options);
     let mut relay = Relay::start(ns);
     let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut rng = Rng(0x5eed_1234_abcd_0001);
