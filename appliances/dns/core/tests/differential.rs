@@ -24,7 +24,8 @@
 //!    use for such a set. So TTLs are compared after setting each rrset's to its lowest.
 //! 4. A wildcard CNAME whose synthesised target is the query name (`*.w CNAME x.w`
 //!    asked as x.w): NSD puts the same CNAME record in the answer twice; we once (an
-//!    rrset has no duplicate records, RFC 2181 §5). Repeated CNAME records count once.
+//!    rrset has no duplicate records, RFC 2181 §5). Repeated CNAME records, and
+//!    repeated RRSIGs over a CNAME, count once.
 //! 5. RFC 9471 §3.1: when a referral's in-domain glue doesn't fit we set TC=1; NSD
 //!    4.6.1 (older than the RFC) doesn't. Only that TC bit is forgiven, on referrals.
 //!
@@ -57,10 +58,11 @@ const ZONES: [(&str, &str); 4] = [
     ("corner.example", include_str!("data/corner.example")),
 ];
 
-/// All zones served: the three above and a signed one.
+/// All zones served: those above and two signed ones.
 fn all_zones() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = ZONES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
     v.push(("signed.example".into(), sign("signed.example", include_str!("data/signed.example"))));
+    v.push(("sigcorner.example".into(), sign("sigcorner.example", include_str!("data/sigcorner.example"))));
     v
 }
 
@@ -305,8 +307,8 @@ fn qname_case_kept(m: &Message) -> bool {
 }
 
 /// A section as a sorted multiset, after the allow-list's normalisations 3 and 4:
-/// every record of an rrset gets the set's lowest TTL, and a CNAME record repeated
-/// byte for byte counts once.
+/// every record of an rrset gets the set's lowest TTL, and a CNAME record (or an
+/// RRSIG covering a CNAME) repeated byte for byte counts once.
 fn section(rs: &[Record]) -> Vec<(String, u16, u16, u32, Vec<u8>)> {
     let mut v: Vec<_> = rs.iter().map(record_key).collect();
     let lowest = |owner: &str, t: u16, v: &[(String, u16, u16, u32, Vec<u8>)]| {
@@ -318,7 +320,10 @@ fn section(rs: &[Record]) -> Vec<(String, u16, u16, u32, Vec<u8>)> {
     }
     v.sort();
     let cname = u16::from(RecordType::CNAME);
-    v.dedup_by(|a, b| a.1 == cname && a == b);
+    let sig_of_cname = |k: &(String, u16, u16, u32, Vec<u8>)| {
+        k.1 == u16::from(RecordType::RRSIG) && k.4.starts_with(&cname.to_be_bytes())
+    };
+    v.dedup_by(|a, b| (a.1 == cname || sig_of_cname(a)) && a == b);
     v
 }
 
@@ -515,8 +520,8 @@ fn answers_match_nsd() {
     run_queries(&lab.ns);
 }
 
-/// Names of `corner.example` beyond its owners: the queries that hit each rule of
-/// the zone's comments (owners and `x.`/`nope-` children come from [`candidate_names`]).
+/// Names of `corner.example` (and its signed sibling `sigcorner.example`) beyond their
+/// owners: the queries that hit each rule of the zone's comments.
 const CORNER_NAMES: [&str; 38] = [
     "x.two",
     "a.b.two",
@@ -574,15 +579,18 @@ const CORNER_TYPES: [RecordType; 12] = [
     RecordType::Unknown(65280),
 ];
 
-/// Every `corner.example` name with every type of [`CORNER_TYPES`], without EDNS
+/// Every name of the two corner zones with every type of [`CORNER_TYPES`], without EDNS
 /// (512 bytes), with a small EDNS size, with a large one and DO, and as class ANY.
 fn corner_queries(zones: &[Zone]) -> Vec<Vec<u8>> {
-    let origin = Name::from_ascii("corner.example.").unwrap();
-    let mut names: Vec<String> = CORNER_NAMES.iter().map(|n| format!("{n}.corner.example.")).collect();
-    for z in zones.iter().filter(|z| z.origin() == &origin) {
-        for n in z.names() {
-            names.push(n.to_ascii());
-            names.push(format!("x.{}", n.to_ascii()));
+    let mut names = Vec::new();
+    for origin in ["corner.example.", "sigcorner.example."] {
+        names.extend(CORNER_NAMES.iter().map(|n| format!("{n}.{origin}")));
+        let origin = Name::from_ascii(origin).unwrap();
+        for z in zones.iter().filter(|z| z.origin() == &origin) {
+            for n in z.names() {
+                names.push(n.to_ascii());
+                names.push(format!("x.{}", n.to_ascii()));
+            }
         }
     }
     let mut v = Vec::new();
