@@ -8,14 +8,15 @@
 //! - a question that doesn't parse, records in answer/authority (authority is allowed
 //!   for IXFR), two OPT RRs (RFC 6891 §6.1.1), or anything undecodable → FORMERR,
 //!   header only, only RD kept; more than one question → FORMERR with no flags;
-//! - no question but an OPT → NOERROR with our OPT (an EDNS probe);
+//! - no question but an OPT → NOERROR with our OPT (an EDNS probe); at an EDNS version
+//!   above 0, FORMERR with no flags;
 //! - EDNS version > 0 → BADVERS with our OPT at version 0, DO clear (RFC 6891 §6.1.3);
 //! - a QUERY with a nonzero RCODE → FORMERR, header only, only RD kept;
 //! - over TCP, a message shorter than a header and a minimal question → no reply;
 //! - class ANY → answered from IN data, AA clear, negative answers without SOA;
 //!   class CH → `version.bind`/`id.server` and their aliases per [`Options::version`]
 //!   and [`Options::identity`], else REFUSED with the question; other classes →
-//!   REFUSED, header only, flags echoed;
+//!   REFUSED, header only (and our OPT if the request had one), flags echoed;
 //! - AXFR over UDP → NOTIMP; other AXFR and IXFR go to `xfr.rs` ([`Handled::Stream`]
 //!   over TCP); UPDATE goes to `update.rs` ([`Handled::Update`]), NOTIFY to
 //!   `notify.rs` ([`Handled::Notified`] when signed and allowed); zone not served →
@@ -198,6 +199,12 @@ impl Server {
             && msg.authorities.is_empty()
             && msg.additionals.is_empty()
             && msg.edns.is_some();
+        if qd == 0 && msg.edns.as_ref().is_some_and(|e| e.version() > 0) {
+            // NSD: no question to answer BADVERS about; FORMERR, no flags.
+            let mut h = header_error(raw, ResponseCode::FormErr, false);
+            h[2] &= 0xf8;
+            return Some(h);
+        }
         if probe {
             // An EDNS probe without a question: NSD answers NOERROR with its OPT.
             return Some(self.encode(&reply_meta(msg, ResponseCode::NoError, false), &[], msg, &[], TCP_MAX).0);
@@ -268,8 +275,15 @@ impl Server {
             DNSClass::IN | DNSClass::ANY => {}
             DNSClass::CH => return Handled::Reply(self.chaos(msg, q, limit)),
             // NONE (RFC 2136 §2.4, only meaningful in UPDATE), HS, others: NSD refuses
-            // with the header alone and the flags echoed.
-            _ => return Handled::Reply(header_error(raw, ResponseCode::Refused, true)),
+            // with the header alone, flags echoed, and our OPT if there was one.
+            _ => {
+                let mut reply = header_error(raw, ResponseCode::Refused, true);
+                if let Some(e) = &msg.edns {
+                    reply[10..12].copy_from_slice(&1u16.to_be_bytes());
+                    reply.extend_from_slice(&self.opt_rr(e));
+                }
+                return Handled::Reply(reply);
+            }
         }
         let qtype = q.query_type();
         if qtype == RecordType::AXFR && req.transport == Transport::Udp {
@@ -404,6 +418,15 @@ impl Server {
             // Only oversized data gets here; answer with the bare header instead.
             Err(_) => (header_error(&header_bytes(meta), ResponseCode::ServFail, true), false),
         }
+    }
+
+    /// Our OPT RR (RFC 6891 §6.1.2) in wire form, for replies built from bytes: root
+    /// owner, type 41, our payload size, extended rcode and version 0, DO echoed, no
+    /// options.
+    fn opt_rr(&self, theirs: &Edns) -> [u8; 11] {
+        let [s0, s1] = self.options.udp_size.to_be_bytes();
+        let flags = if theirs.flags().dnssec_ok { 0x80 } else { 0 };
+        [0, 0, 41, s0, s1, 0, 0, flags, 0, 0, 0]
     }
 
     fn our_edns(&self, theirs: &Edns) -> Edns {

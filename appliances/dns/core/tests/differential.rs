@@ -504,6 +504,24 @@ fn edge_queries() -> Vec<Vec<u8>> {
         [header(0x0100 | (2 << 11), 0, 0, 0, 0)].concat(),
         [header(0x0100 | (4 << 11), 0, 0, 0, 0)].concat(),
         [header(0x0100 | (1 << 11), 2, 0, 0, 0)].concat(),
+        // Error replies to requests with an OPT: which carry ours.
+        [header(0x0100 | (2 << 11), 1, 0, 0, 1), question("www.example.org", 1, 1), opt(1232, 0, 0x8000)].concat(),
+        [
+            header(0x0100, 2, 0, 0, 1),
+            question("www.example.org", 1, 1),
+            question("a.example.org", 1, 1),
+            opt(1232, 0, 0),
+        ]
+        .concat(),
+        [header(0x0100, 1, 0, 0, 1), question("www.example.com", 1, 1), opt(1232, 0, 0x8000)].concat(),
+        [header(0x0100, 1, 0, 0, 1), question("www.example.org", 1, 254), opt(1232, 0, 0)].concat(),
+        [header(0x0100, 1, 0, 0, 1), question("version.bind", 16, 3), opt(1232, 1, 0)].concat(),
+        [header(0x0100, 1, 0, 0, 1), question("example.com", 1, 1), opt(1232, 1, 0)].concat(),
+        [header(0x0100 | (2 << 11), 1, 0, 0, 1), question("www.example.org", 1, 1), opt(1232, 1, 0)].concat(),
+        [header(0x0100, 0, 0, 0, 1), opt(1232, 1, 0)].concat(),
+        [header(0x0105, 1, 0, 0, 1), question("www.example.org", 1, 1), opt(1232, 0, 0)].concat(),
+        [header(0x0100, 1, 0, 0, 1), question("www.example.org", 1, 1), opt(100, 0, 0x8000)].concat(),
+        [header(0x0100, 1, 0, 0, 1), question("x.fat.corner.example", 1, 1), opt(511, 0, 0)].concat(),
     ];
     // Names with escapes and odd bytes: RFC 4343 says case folding is ASCII-only.
     let mut odd = question("www.example.org", 1, 1);
