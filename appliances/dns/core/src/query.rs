@@ -31,9 +31,11 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use crate::section::Section;
 use crate::zone::{Node, Rrset, Zone, Zones, covered_ttl};
 
-/// CNAME links followed before giving up (NSD stops on loops; wildcard CNAMEs can
-/// make unbounded chains of new names, so we also cap the length).
-pub const MAX_CHAIN: usize = 12;
+/// CNAME links followed before giving up. NSD follows a chain to its end (or a
+/// loop), however long; so do we up to what any reply could carry: a CNAME record
+/// takes at least 16 bytes (compressed owner 2, fixed fields 10, one new label and
+/// a pointer 4), so 4096 of them fill a 65535-byte TCP message.
+pub const MAX_CHAIN: usize = 4096;
 
 /// The sections of an answer, each a list of rrsets.
 #[derive(Debug, Clone, PartialEq, Eq)]

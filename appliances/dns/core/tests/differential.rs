@@ -605,9 +605,14 @@ fn corner_queries(zones: &[Zone]) -> Vec<Vec<u8>> {
         names.extend(CORNER_NAMES.iter().map(|n| format!("{n}.{origin}")));
         let origin = Name::from_ascii(origin).unwrap();
         for z in zones.iter().filter(|z| z.origin() == &origin) {
-            for n in z.names() {
-                names.push(n.to_ascii());
-                names.push(format!("x.{}", n.to_ascii()));
+            // Of the CNAME chain, its start and two links are enough (the random
+            // queries ask the others).
+            let link = |n: &str| {
+                n.starts_with("chain") && !["chain01.", "chain28.", "chain40."].iter().any(|c| n.starts_with(c))
+            };
+            for n in z.names().map(|n| n.to_ascii()).filter(|n| !link(n)) {
+                names.push(format!("x.{n}"));
+                names.push(n);
             }
         }
     }
