@@ -522,6 +522,19 @@ fn edge_queries() -> Vec<Vec<u8>> {
         [header(0x0105, 1, 0, 0, 1), question("www.example.org", 1, 1), opt(1232, 0, 0)].concat(),
         [header(0x0100, 1, 0, 0, 1), question("www.example.org", 1, 1), opt(100, 0, 0x8000)].concat(),
         [header(0x0100, 1, 0, 0, 1), question("x.fat.corner.example", 1, 1), opt(511, 0, 0)].concat(),
+        // Meta and reserved query types (RFC 6895 §3.1): 0, TKEY, IXFR without the
+        // client's SOA, MAILB, a meta type without a name, TA, 65535.
+        q(0x0100, 0, &[], 0),
+        q(0x0100, 249, &[], 0),
+        q(0x0100, 251, &[], 0),
+        q(0x0100, 253, &[], 0),
+        q(0x0100, 128, &[], 0),
+        q(0x0100, 32768, &[], 0),
+        q(0x0100, 65535, &[], 0),
+        [header(0x0100, 1, 0, 0, 0), question("example.org", 251, 1)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("x.sub.example.org", 251, 1)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("x.sub.example.org", 0, 1)].concat(),
+        [header(0x0100, 1, 0, 0, 0), question("x.two.corner.example", 250, 1)].concat(),
     ];
     // Names with escapes and odd bytes: RFC 4343 says case folding is ASCII-only.
     let mut odd = question("www.example.org", 1, 1);
