@@ -13,6 +13,8 @@
 //!   other types, then DNSKEY/RRSIG/NSEC;
 //! - DS at a delegation is answered from the parent side (RFC 4035 §3.1.4.1); DS at a
 //!   zone apex is answered from the parent zone if we serve it;
+//! - DNAME (RFC 6672): a name below a DNAME gets the DNAME, a synthesised CNAME
+//!   and the answer for the new name, as NSD sends them;
 //! - NXDOMAIN/NODATA carry the SOA with TTL min(SOA TTL, SOA minimum) (RFC 2308 §3).
 //! - The owner of records matched by the query name (exactly or by wildcard) is spelled
 //!   as in the question; other owners as in the zone (the dispatcher then respells
@@ -26,10 +28,12 @@
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::section::Section;
-use crate::zone::{Node, Rrset, Zone, Zones, covered_ttl};
+use crate::zone::{Node, Rrset, Zone, Zones, covered_ttl, rdata_wire};
 
 /// CNAME links followed before giving up. NSD follows a chain to its end (or a
 /// loop), however long; so do we up to what any reply could carry: a CNAME record
@@ -143,6 +147,14 @@ impl Ctx<'_> {
         let exact = zone.name_exists(name);
         let encloser = closest_encloser(&zone, name);
         let cut = highest_cut(&zone, &encloser);
+        // RFC 6672 §3.2: a DNAME at an ancestor redirects the name, unless a cut above
+        // it comes first (then the DNAME is occluded, and the other way round).
+        let dname = highest_dname(&zone, name).filter(|d| cut.is_none_or(|c| d.name().zone_of(&c.name())));
+        if let Some(dname) = dname {
+            self.out.aa = true;
+            self.dname(&zone, name, dname);
+            return;
+        }
         match cut {
             Some(cut) if !(exact && self.qtype == RecordType::DS && same(&cut.name(), name)) => {
                 self.referral(&zone, cut)
@@ -151,6 +163,38 @@ impl Ctx<'_> {
                 self.out.aa = true;
                 self.authoritative(&zone, name, exact, &encloser);
             }
+        }
+    }
+
+    /// RFC 6672 §3.1: the DNAME at `node` (an ancestor of `name`), a CNAME from `name`
+    /// to the name with the DNAME's owner replaced by its target (TTL the DNAME's,
+    /// unsigned, §5.3.1), and on to that name. YXDOMAIN when the new name would be
+    /// longer than 255 octets (§2.2).
+    fn dname(&mut self, _zone: &Zone, name: &Name, node: Node<'_>) {
+        let Some(set) = node.rrset(RecordType::DNAME) else { return };
+        let owner = node.name();
+        // The same DNAME twice: a loop, stop (as for CNAMEs).
+        if !self.add(Section::Answer, &owner, node, set) {
+            return;
+        }
+        // The rdata is one uncompressed name (RFC 6672 §2.1).
+        let Some(Ok(target)) = set.wire().next().map(|w| Name::read(&mut BinDecoder::new(w))) else { return };
+        // The labels kept from the query name go in lower case, as NSD writes them.
+        let lower = name.to_lowercase();
+        let keep = lower.iter().count() - owner.iter().count();
+        let synthesised = Name::from_labels(lower.iter().take(keep)).and_then(|p| p.append_domain(&target));
+        let Ok(new) = synthesised else {
+            self.out.rcode = ResponseCode::YXDomain;
+            return;
+        };
+        let Some(wire) = rdata_wire(&RData::CNAME(CNAME(new.clone()))) else { return };
+        let mut cname = Rrset::new(RecordType::CNAME, set.ttl());
+        cname.push(&wire);
+        // Added with the DNAME's node, which holds no RRSIG over a CNAME: unsigned.
+        // A CNAME query is answered by the CNAME itself.
+        if self.add(Section::Answer, name, node, &cname) && self.qtype != RecordType::CNAME && self.links < MAX_CHAIN {
+            self.links += 1;
+            self.lookup(&new);
         }
     }
 
@@ -326,6 +370,22 @@ fn closest_encloser(zone: &Zone, name: &Name) -> Name {
         n = n.base_name();
     }
     n
+}
+
+/// The highest DNAME at a proper ancestor of `name` in the zone, the apex included
+/// (a lower one would be occluded by it).
+fn highest_dname<'z>(zone: &'z Zone, name: &Name) -> Option<Node<'z>> {
+    let mut found = None;
+    let mut n = name.clone();
+    while !same(&n, zone.origin()) && !n.is_root() {
+        n = n.base_name();
+        if let Some(node) = zone.node(&n)
+            && node.rrset(RecordType::DNAME).is_some()
+        {
+            found = Some(node);
+        }
+    }
+    found
 }
 
 /// The highest delegation (NS below the apex) at or above `encloser`.
