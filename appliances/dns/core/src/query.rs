@@ -13,6 +13,8 @@
 //!   other types, then DNSKEY/RRSIG/NSEC;
 //! - DS at a delegation is answered from the parent side (RFC 4035 §3.1.4.1); DS at a
 //!   zone apex is answered from the parent zone if we serve it;
+//! - DNAME (RFC 6672): a name below a DNAME gets the DNAME, a synthesised CNAME
+//!   and the answer for the new name, as NSD sends them;
 //! - NXDOMAIN/NODATA carry the SOA with TTL min(SOA TTL, SOA minimum) (RFC 2308 §3).
 //! - The owner of records matched by the query name (exactly or by wildcard) is spelled
 //!   as in the question; other owners as in the zone (the dispatcher then respells
@@ -26,14 +28,18 @@
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::section::Section;
-use crate::zone::{Node, Rrset, Zone, Zones, covered_ttl};
+use crate::zone::{Node, Rrset, Zone, Zones, covered_ttl, rdata_wire};
 
-/// CNAME links followed before giving up (NSD stops on loops; wildcard CNAMEs can
-/// make unbounded chains of new names, so we also cap the length).
-pub const MAX_CHAIN: usize = 12;
+/// CNAME links followed before giving up. NSD follows a chain to its end (or a
+/// loop), however long; so do we up to what any reply could carry: a CNAME record
+/// takes at least 16 bytes (compressed owner 2, fixed fields 10, one new label and
+/// a pointer 4), so 4096 of them fill a 65535-byte TCP message.
+pub const MAX_CHAIN: usize = 4096;
 
 /// The sections of an answer, each a list of rrsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +49,10 @@ pub struct Resolution {
     pub answer: Vec<Vec<Record>>,
     pub authority: Vec<Vec<Record>>,
     pub additional: Vec<Vec<Record>>,
+    /// How many leading `additional` rrsets are mandatory: the in-domain glue of a
+    /// referral (RFC 9471 §3.1). When one of them doesn't fit the reply must carry
+    /// TC=1; the rest of the additional section may be left out silently.
+    pub glue: usize,
 }
 
 impl Resolution {
@@ -53,6 +63,7 @@ impl Resolution {
             answer: Vec::new(),
             authority: Vec::new(),
             additional: Vec::new(),
+            glue: 0,
         }
     }
 }
@@ -136,6 +147,14 @@ impl Ctx<'_> {
         let exact = zone.name_exists(name);
         let encloser = closest_encloser(&zone, name);
         let cut = highest_cut(&zone, &encloser);
+        // RFC 6672 §3.2: a DNAME at an ancestor redirects the name, unless a cut above
+        // it comes first (then the DNAME is occluded, and the other way round).
+        let dname = highest_dname(&zone, name).filter(|d| cut.is_none_or(|c| d.name().zone_of(&c.name())));
+        if let Some(dname) = dname {
+            self.out.aa = true;
+            self.dname(&zone, name, dname);
+            return;
+        }
         match cut {
             Some(cut) if !(exact && self.qtype == RecordType::DS && same(&cut.name(), name)) => {
                 self.referral(&zone, cut)
@@ -147,13 +166,51 @@ impl Ctx<'_> {
         }
     }
 
+    /// RFC 6672 §3.1: the DNAME at `node` (an ancestor of `name`), a CNAME from `name`
+    /// to the name with the DNAME's owner replaced by its target (TTL the DNAME's,
+    /// unsigned, §5.3.1), and on to that name. YXDOMAIN when the new name would be
+    /// longer than 255 octets (§2.2).
+    fn dname(&mut self, _zone: &Zone, name: &Name, node: Node<'_>) {
+        let Some(set) = node.rrset(RecordType::DNAME) else { return };
+        let owner = node.name();
+        // The same DNAME twice: a loop, stop (as for CNAMEs).
+        if !self.add(Section::Answer, &owner, node, set) {
+            return;
+        }
+        // The rdata is one uncompressed name (RFC 6672 §2.1).
+        let Some(Ok(target)) = set.wire().next().map(|w| Name::read(&mut BinDecoder::new(w))) else { return };
+        // The labels kept from the query name go in lower case, as NSD writes them.
+        let lower = name.to_lowercase();
+        let keep = lower.iter().count() - owner.iter().count();
+        let synthesised = Name::from_labels(lower.iter().take(keep)).and_then(|p| p.append_domain(&target));
+        let Ok(new) = synthesised else {
+            self.out.rcode = ResponseCode::YXDomain;
+            return;
+        };
+        let Some(wire) = rdata_wire(&RData::CNAME(CNAME(new.clone()))) else { return };
+        let mut cname = Rrset::new(RecordType::CNAME, set.ttl());
+        cname.push(&wire);
+        // Added with the DNAME's node, which holds no RRSIG over a CNAME: unsigned.
+        // A CNAME query is answered by the CNAME itself.
+        if self.add(Section::Answer, name, node, &cname) && self.qtype != RecordType::CNAME && self.links < MAX_CHAIN {
+            self.links += 1;
+            self.lookup(&new);
+        }
+    }
+
     fn referral(&mut self, zone: &Zone, cut: Node<'_>) {
         // AA only when a CNAME from our data led here (NSD keeps it then).
         self.out.aa = self.links > 0;
         let name = cut.name();
         if let Some(ns) = cut.rrset(RecordType::NS) {
             self.add(Section::Authority, &name, cut, ns);
-            self.glue(zone, ns);
+            // RFC 9471 §3.1: in-domain glue (NS names at or below the cut) is
+            // mandatory and goes first; §3.2: sibling glue (elsewhere in this zone)
+            // is added when it fits.
+            let in_domain = |t: &Name| name.zone_of(t);
+            self.glue(zone, ns, in_domain);
+            self.out.glue = self.out.additional.len();
+            self.glue(zone, ns, |t| !in_domain(t));
         }
         // RFC 4035 §3.1.4: the DS, or the NSEC proving there is none.
         if self.secure
@@ -182,13 +239,24 @@ impl Ctx<'_> {
         }
     }
 
-    /// A and AAAA of NS targets in this zone, glue below cuts included.
-    fn glue(&mut self, zone: &Zone, ns: &Rrset) {
-        for rd in ns.rdatas() {
-            let RData::NS(target) = rd else { continue };
-            let Some(node) = zone.node(&target.0) else { continue };
-            for t in [RecordType::A, RecordType::AAAA] {
-                if let Some(set) = node.rrset(t) {
+    /// A and AAAA of the NS targets in this zone that `wanted` picks, glue below cuts
+    /// included: first every A, then every AAAA, in the NS rrset's order (NSD's order,
+    /// which decides what truncation keeps).
+    fn glue(&mut self, zone: &Zone, ns: &Rrset, wanted: impl Fn(&Name) -> bool) {
+        let targets: Vec<Name> = ns
+            .rdatas()
+            .into_iter()
+            .filter_map(|rd| match rd {
+                RData::NS(target) => Some(target.0),
+                _ => None,
+            })
+            .filter(|t| wanted(t))
+            .collect();
+        for t in [RecordType::A, RecordType::AAAA] {
+            for target in &targets {
+                if let Some(node) = zone.node(target)
+                    && let Some(set) = node.rrset(t)
+                {
                     self.add(Section::Additional, &node.name(), node, set);
                 }
             }
@@ -204,8 +272,10 @@ impl Ctx<'_> {
             if self.secure {
                 self.nsec(zone, name);
             }
-            match wild.as_ref().and_then(|w| zone.node(w).map(|n| (n, w))) {
-                Some((n, w)) => (Some(n), w.clone()),
+            match wild.as_ref().filter(|w| zone.name_exists(w)) {
+                // RFC 4592 §4.1: a source of synthesis that is an empty non-terminal
+                // (only names below `*` exist) has no node: NODATA below.
+                Some(w) => (zone.node(w), w.clone()),
                 None => {
                     self.out.rcode = ResponseCode::NXDomain;
                     // ... and the one proving no wildcard could match (before the SOA,
@@ -220,7 +290,8 @@ impl Ctx<'_> {
                 }
             }
         };
-        // An exact empty non-terminal has no node: NODATA.
+        // An empty non-terminal, exact or as the source of synthesis, has no node:
+        // NODATA.
         let Some(node) = node else {
             self.nodata(zone, &original);
             return;
@@ -242,7 +313,7 @@ impl Ctx<'_> {
         if let Some(set) = node.rrset(self.qtype) {
             self.add(Section::Answer, owner, node, set);
             if self.qtype == RecordType::NS {
-                self.glue(zone, set);
+                self.glue(zone, set, |_| true);
             }
             return;
         }
@@ -299,6 +370,22 @@ fn closest_encloser(zone: &Zone, name: &Name) -> Name {
         n = n.base_name();
     }
     n
+}
+
+/// The highest DNAME at a proper ancestor of `name` in the zone, the apex included
+/// (a lower one would be occluded by it).
+fn highest_dname<'z>(zone: &'z Zone, name: &Name) -> Option<Node<'z>> {
+    let mut found = None;
+    let mut n = name.clone();
+    while !same(&n, zone.origin()) && !n.is_root() {
+        n = n.base_name();
+        if let Some(node) = zone.node(&n)
+            && node.rrset(RecordType::DNAME).is_some()
+        {
+            found = Some(node);
+        }
+    }
+    found
 }
 
 /// The highest delegation (NS below the apex) at or above `encloser`.

@@ -8,10 +8,15 @@
 //! - a question that doesn't parse, records in answer/authority (authority is allowed
 //!   for IXFR), two OPT RRs (RFC 6891 §6.1.1), or anything undecodable → FORMERR,
 //!   header only, only RD kept; more than one question → FORMERR with no flags;
-//! - no question but an OPT → NOERROR with our OPT (an EDNS probe);
-//! - EDNS version > 0 → BADVERS with our OPT (RFC 6891 §6.1.3);
-//! - class CH → REFUSED with the question (NSD answers `version.bind CH TXT` and
-//!   `id.server`; we don't tell), other classes but IN → REFUSED, header only;
+//! - no question but an OPT → NOERROR with our OPT (an EDNS probe); at an EDNS version
+//!   above 0, FORMERR with no flags;
+//! - EDNS version > 0 → BADVERS with our OPT at version 0, DO clear (RFC 6891 §6.1.3);
+//! - a QUERY with a nonzero RCODE → FORMERR, header only, only RD kept;
+//! - over TCP, a message shorter than a header and a minimal question → no reply;
+//! - class ANY → answered from IN data, AA clear, negative answers without SOA;
+//!   class CH → `version.bind`/`id.server` and their aliases per [`Options::version`]
+//!   and [`Options::identity`], else REFUSED with the question; other classes →
+//!   REFUSED, header only (and our OPT if the request had one), flags echoed;
 //! - AXFR over UDP → NOTIMP; other AXFR and IXFR go to `xfr.rs` ([`Handled::Stream`]
 //!   over TCP); UPDATE goes to `update.rs` ([`Handled::Update`]), NOTIFY to
 //!   `notify.rs` ([`Handled::Notified`] when signed and allowed); zone not served →
@@ -24,12 +29,13 @@
 //! OPT (payload [`Options::udp_size`], DO echoed) when the request had one.
 //! UDP replies fit in 512 bytes, or min(client's EDNS size, ours) when the client sent
 //! a size above 512; TCP in 65535. Whole rrsets are dropped to fit: when an answer or
-//! authority rrset is dropped TC is set (RFC 2181 §9), a dropped additional rrset is
-//! just left out.
+//! authority rrset is dropped TC is set (RFC 2181 §9), and when in-domain glue of a
+//! referral is (RFC 9471 §3.1); any other dropped additional rrset is just left out.
 
 use std::net::SocketAddr;
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use std::sync::Arc;
@@ -56,11 +62,25 @@ pub struct Options {
     pub rrl: rrl::Config,
     /// Serve AXFR/IXFR without TSIG (`--axfr`); off by default.
     pub axfr_unsigned: bool,
+    /// The answer to CHAOS TXT `version.bind` and `version.server` (NSD's
+    /// `version`); None refuses them (NSD's `hide-version`). By default our crate's
+    /// name and version, as NSD tells its own by default.
+    pub version: Option<String>,
+    /// The answer to CHAOS TXT `id.server` and `hostname.bind` (RFC 4892; NSD's
+    /// `identity`, by default its host name). None refuses them: a unikernel has no
+    /// host name to tell, so by default we don't.
+    pub identity: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { udp_size: 1232, rrl: rrl::Config::default(), axfr_unsigned: false }
+        Options {
+            udp_size: 1232,
+            rrl: rrl::Config::default(),
+            axfr_unsigned: false,
+            version: Some(concat!("dns-core ", env!("CARGO_PKG_VERSION")).to_string()),
+            identity: None,
+        }
     }
 }
 
@@ -86,6 +106,9 @@ impl std::fmt::Debug for Server {
 }
 
 const HEADER: usize = 12;
+/// The shortest TCP message NSD reads: a header and a question with a root name
+/// (1 + 4 bytes). Shorter ones get no reply (NSD closes the connection).
+const TCP_MIN: usize = HEADER + 5;
 const UDP_PLAIN: usize = 512;
 const TCP_MAX: usize = 65535;
 
@@ -106,6 +129,9 @@ impl Server {
     /// Handles one request. Never panics, whatever the bytes.
     pub fn handle(&mut self, now: Now, src: SocketAddr, transport: Transport, request: &[u8]) -> Handled {
         if request.len() < HEADER || request[2] & 0x80 != 0 {
+            return Handled::Drop;
+        }
+        if transport == Transport::Tcp && request.len() < TCP_MIN {
             return Handled::Drop;
         }
         let opcode = (request[2] >> 3) & 0x0f;
@@ -173,11 +199,22 @@ impl Server {
             && msg.authorities.is_empty()
             && msg.additionals.is_empty()
             && msg.edns.is_some();
+        if qd == 0 && msg.edns.as_ref().is_some_and(|e| e.version() > 0) {
+            // NSD: no question to answer BADVERS about; FORMERR, no flags.
+            let mut h = header_error(raw, ResponseCode::FormErr, false);
+            h[2] &= 0xf8;
+            return Some(h);
+        }
         if probe {
             // An EDNS probe without a question: NSD answers NOERROR with its OPT.
             return Some(self.encode(&reply_meta(msg, ResponseCode::NoError, false), &[], msg, &[], TCP_MAX).0);
         }
         if qd == 0 {
+            return Some(header_error(raw, ResponseCode::FormErr, false));
+        }
+        // A query carries RCODE 0 (RFC 1035 §4.1.1 defines it for responses); NSD
+        // answers any other with FORMERR.
+        if msg.metadata.op_code == OpCode::Query && raw[3] & 0x0f != 0 {
             return Some(header_error(raw, ResponseCode::FormErr, false));
         }
         if qd > 1 {
@@ -191,8 +228,14 @@ impl Server {
             return Some(header_error(raw, ResponseCode::FormErr, false));
         }
         if msg.edns.as_ref().is_some_and(|e| e.version() > 0) {
+            // RFC 6891 §6.1.3: BADVERS (16: extended rcode 1 in our OPT, header 0),
+            // our OPT at version 0. As NSD writes it: the question, no AA, no DO.
             let meta = reply_meta(msg, ResponseCode::BADVERS, false);
-            return Some(self.encode(&meta, &msg.queries, msg, &[], TCP_MAX).0);
+            let mut m = self.message(&meta, &msg.queries, &[]);
+            let mut e = self.our_edns(&Edns::new());
+            e.set_rcode_high(ResponseCode::BADVERS.high());
+            m.edns = Some(e);
+            return Some(m.to_vec().unwrap_or_else(|_| header_error(raw, ResponseCode::ServFail, false)));
         }
         None
     }
@@ -227,12 +270,20 @@ impl Server {
         let msg = &req.msg;
         let q = &msg.queries[0];
         let limit = self.limit(req);
-        if !matches!(q.query_class(), DNSClass::IN | DNSClass::CH) {
-            return Handled::Reply(header_error(raw, ResponseCode::Refused, true));
-        }
-        if q.query_class() != DNSClass::IN {
-            let meta = reply_meta(msg, ResponseCode::Refused, false);
-            return Handled::Reply(self.encode(&meta, &msg.queries, msg, &[], limit).0);
+        match q.query_class() {
+            // QCLASS ANY (RFC 1035 §3.2.5) matches our IN data; answered below.
+            DNSClass::IN | DNSClass::ANY => {}
+            DNSClass::CH => return Handled::Reply(self.chaos(msg, q, limit)),
+            // NONE (RFC 2136 §2.4, only meaningful in UPDATE), HS, others: NSD refuses
+            // with the header alone, flags echoed, and our OPT if there was one.
+            _ => {
+                let mut reply = header_error(raw, ResponseCode::Refused, true);
+                if let Some(e) = &msg.edns {
+                    reply[10..12].copy_from_slice(&1u16.to_be_bytes());
+                    reply.extend_from_slice(&self.opt_rr(e));
+                }
+                return Handled::Reply(reply);
+            }
         }
         let qtype = q.query_type();
         if qtype == RecordType::AXFR && req.transport == Transport::Udp {
@@ -254,6 +305,9 @@ impl Server {
             }
         }
         let mut res = res;
+        if q.query_class() == DNSClass::ANY {
+            class_any(&mut res);
+        }
         respell(&mut res, q.name());
         Handled::Reply(self.answer_bytes(msg, &res, limit))
     }
@@ -296,21 +350,39 @@ impl Server {
             }
         }
         let mut meta = meta;
-        // RFC 2181 §9: TC only when answer or authority data had to go.
-        meta.truncation = sets[lo].0 != Section::Additional;
+        // RFC 2181 §9: TC only when answer or authority data had to go, or (RFC 9471
+        // §3.1) the in-domain glue of a referral, the first `res.glue` additional sets.
+        let mandatory = res.answer.len() + res.authority.len() + res.glue;
+        meta.truncation = lo < mandatory;
         // Like NSD, stop at the first rrset that doesn't fit, in section order.
         self.encode(&meta, &msg.queries, msg, &sets[..lo], limit).0
     }
 
-    /// Encodes a reply; the bool says whether it fits in `limit`.
-    fn encode(
-        &self,
-        meta: &Metadata,
-        queries: &[Query],
-        req: &Message,
-        sets: &[(Section, &[Record])],
-        limit: usize,
-    ) -> (Vec<u8>, bool) {
+    /// CHAOS (class CH) queries: TXT (or ANY) at `version.bind`/`version.server` and
+    /// `id.server`/`hostname.bind` (RFC 4892 §2) tell [`Options::version`] and
+    /// [`Options::identity`], with TTL 0 and no AA, as NSD writes them; anything else,
+    /// or a hidden answer, is REFUSED with the question.
+    fn chaos(&self, msg: &Message, q: &Query, limit: usize) -> Vec<u8> {
+        let lower = q.name().to_lowercase().to_ascii();
+        let text = match lower.as_str() {
+            "version.bind." | "version.server." => self.options.version.as_ref(),
+            "id.server." | "hostname.bind." => self.options.identity.as_ref(),
+            _ => None,
+        };
+        let wanted = matches!(q.query_type(), RecordType::TXT | RecordType::ANY);
+        let Some(text) = text.filter(|_| wanted) else {
+            let meta = reply_meta(msg, ResponseCode::Refused, false);
+            return self.encode(&meta, &msg.queries, msg, &[], limit).0;
+        };
+        let mut record = Record::from_rdata(q.name().clone(), 0, RData::TXT(TXT::new(vec![text.clone()])));
+        record.dns_class = DNSClass::CH;
+        let meta = reply_meta(msg, ResponseCode::NoError, false);
+        let records = [record];
+        self.encode(&meta, &msg.queries, msg, &[(Section::Answer, &records[..])], limit).0
+    }
+
+    /// A response message with `sets`, without OPT.
+    fn message(&self, meta: &Metadata, queries: &[Query], sets: &[(Section, &[Record])]) -> Message {
         let mut m = Message::new(meta.id, MessageType::Response, meta.op_code);
         m.metadata = *meta;
         m.queries = queries.to_vec();
@@ -322,6 +394,19 @@ impl Server {
             };
             list.extend(set.iter().cloned());
         }
+        m
+    }
+
+    /// Encodes a reply; the bool says whether it fits in `limit`.
+    fn encode(
+        &self,
+        meta: &Metadata,
+        queries: &[Query],
+        req: &Message,
+        sets: &[(Section, &[Record])],
+        limit: usize,
+    ) -> (Vec<u8>, bool) {
+        let mut m = self.message(meta, queries, sets);
         if let Some(e) = &req.edns {
             m.edns = Some(self.our_edns(e));
         }
@@ -335,6 +420,15 @@ impl Server {
         }
     }
 
+    /// Our OPT RR (RFC 6891 §6.1.2) in wire form, for replies built from bytes: root
+    /// owner, type 41, our payload size, extended rcode and version 0, DO echoed, no
+    /// options.
+    fn opt_rr(&self, theirs: &Edns) -> [u8; 11] {
+        let [s0, s1] = self.options.udp_size.to_be_bytes();
+        let flags = if theirs.flags().dnssec_ok { 0x80 } else { 0 };
+        [0, 0, 41, s0, s1, 0, 0, flags, 0, 0, 0]
+    }
+
     fn our_edns(&self, theirs: &Edns) -> Edns {
         let mut e = Edns::new();
         e.set_max_payload(self.options.udp_size);
@@ -342,6 +436,17 @@ impl Server {
         e.set_dnssec_ok(theirs.flags().dnssec_ok);
         e
     }
+}
+
+/// Adjusts an IN answer for QCLASS ANY as NSD does. An answer for class ANY can't be
+/// authoritative (it would have to cover every class, RFC 1034 §6.2.3): AA is clear,
+/// except on a referral reached through a CNAME of ours (which keeps the AA of the
+/// CNAME); and negative answers carry no SOA (which would say "no data in any class").
+fn class_any(res: &mut Resolution) {
+    let rtype = |s: &Vec<Record>| s.first().map(Record::record_type);
+    let referral = res.authority.first().and_then(rtype) == Some(RecordType::NS);
+    res.aa &= referral && !res.answer.is_empty();
+    res.authority.retain(|s| rtype(s) != Some(RecordType::SOA));
 }
 
 /// The RRL account of an answer: RFC-less, following BIND/NSD's design of keying

@@ -240,6 +240,8 @@ fn reply(request: &Message, rcode: ResponseCode, answers: Vec<Record>) -> Vec<u8
     let mut m = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
     m.metadata.response_code = rcode;
     m.metadata.authoritative = rcode == ResponseCode::NoError;
+    // RD echoed (RFC 1035 §4.1.1 copies it into the response), as NSD does.
+    m.metadata.recursion_desired = request.metadata.recursion_desired;
     m.queries = request.queries.clone();
     m.answers = answers;
     m.to_vec().unwrap_or_default()

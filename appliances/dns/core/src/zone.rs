@@ -351,10 +351,21 @@ impl Zone {
         let Some(wire) = rdata_wire(&record.data) else {
             return false;
         };
-        self.add_wire(&record.name, rtype, record.ttl, &wire)
+        self.insert_wire(&record.name, rtype, record.ttl, &wire, false)
     }
 
+    /// Adds one record read from a master file. RFC 2181 §5.2 wants one TTL per
+    /// rrset; a file may still give its records different TTLs. NSD then serves each
+    /// record with its own TTL (and warns), and RFC 2181 §5.2 tells a client receiving
+    /// that to treat every TTL of the set as the lowest one. We keep the lowest TTL for
+    /// the set: a well-formed rrset whose effect on caches is what NSD's answer has.
     pub(crate) fn add_wire(&mut self, name: &Name, rtype: RecordType, ttl: u32, wire: &[u8]) -> bool {
+        self.insert_wire(name, rtype, ttl, wire, true)
+    }
+
+    /// `lowest`: a set that has records keeps the lower TTL (master files) instead of
+    /// taking the new one (UPDATE, transfers).
+    fn insert_wire(&mut self, name: &Name, rtype: RecordType, ttl: u32, wire: &[u8], lowest: bool) -> bool {
         let sets = self.nodes.entry(owner(name)).or_default();
         let code = u16::from(rtype);
         let idx = match sets.binary_search_by_key(&code, |s| u16::from(s.rtype)) {
@@ -365,6 +376,7 @@ impl Zone {
             }
         };
         let set = &mut sets[idx];
+        let ttl = if lowest && !set.is_empty() { set.ttl.min(ttl) } else { ttl };
         let mut changed = set.ttl != ttl;
         set.ttl = ttl;
         if matches!(rtype, RecordType::SOA | RecordType::CNAME) {
