@@ -132,7 +132,8 @@ impl Table {
     }
 
     /// A free address of `pools` for `client`: a never-used one first, then
-    /// the one free the longest.
+    /// the one free the longest, then (none free) the oldest unanswered
+    /// offer to another client.
     pub fn allocate(&mut self, cfg: &Config, pools: &[usize], client: &[u8], now: u64) -> Option<Ipv4Addr> {
         for &i in pools {
             let pool: &Pool = &cfg.pools[i];
@@ -158,7 +159,36 @@ impl Table {
                 }
             }
         }
+        if best.is_none() {
+            best = self.oldest_offer(cfg, pools, client, now).map(|l| (l.expires, l.addr));
+        }
         best.map(|(_, a)| a)
+    }
+
+    /// When nothing else is free: the address offered the longest ago to
+    /// another client, which has not answered. RFC 2131 §4.3.1 says a server
+    /// SHOULD NOT reuse an offered address before the client responds; we
+    /// do only when the alternative is to answer nobody, because otherwise
+    /// strangers DISCOVERing from made-up hardware addresses, and never
+    /// REQUESTing, hold the whole pool (Kea does not hold offers at all).
+    /// The first of the two clients to REQUEST it gets it, the other a NAK
+    /// (§4.3.2) and starts over.
+    fn oldest_offer(&self, cfg: &Config, pools: &[usize], client: &[u8], now: u64) -> Option<&Lease> {
+        let mut oldest: Option<&Lease> = None;
+        for &i in pools {
+            let pool = &cfg.pools[i];
+            for l in self.by_addr.range(u32::from(pool.start)..=u32::from(pool.end)).map(|(_, l)| l) {
+                if l.state == State::Offered
+                    && l.active(now)
+                    && l.client != client
+                    && cfg.reserved(l.addr).is_none()
+                    && oldest.is_none_or(|o| l.expires < o.expires)
+                {
+                    oldest = Some(l);
+                }
+            }
+        }
+        oldest
     }
 
     /// Applies a durable record (at boot replay and when committing).

@@ -691,3 +691,37 @@ fn one_client_cannot_take_a_second_address() {
     assert!(send(&mut s, &msg(7, 1).ciaddr(a).server_id(SERVER)).record.is_some());
     assert_eq!(kind(&send(&mut s, &msg(3, 1).server_id(SERVER).requested(a))), Some(MessageType::Ack));
 }
+
+/// Strangers that only DISCOVER (made-up hardware addresses, never a
+/// REQUEST) do not hold the pool: when nothing else is free, the oldest
+/// unanswered offer goes to the next client, and the first to REQUEST an
+/// address gets it; the other is NAKed (RFC 2131 §4.3.2) and starts over.
+/// Bound leases and reservations are never offered to anybody else.
+#[test]
+fn a_discover_flood_does_not_hold_the_pool() {
+    let mut s = server_with(&["10.0.0.100,10.0.0.109,1h"], &["02:00:00:00:00:aa,10.0.0.108"], &[]);
+    let held = obtain(&mut s, 1);
+    let mut rng = Rng(0xf100_d000_0000_0001);
+    let mut flooded = Vec::new();
+    for _ in 0..100 {
+        let mac = rng.mac();
+        let o = send(&mut s, &with_mac(msg(1, 0), mac));
+        let a = yiaddr(&o);
+        assert!(a != held && a != ip("10.0.0.108"), "a bound or reserved address was offered: {a}");
+        flooded.push((mac, a));
+    }
+    // A real client gets an offer and its ACK at once, and the reservation's owner too.
+    let a = obtain(&mut s, 2);
+    assert_ne!(a, held);
+    assert_eq!(obtain(&mut s, 0xaa), ip("10.0.0.108"));
+    // The stranger offered `a` earlier is NAKed when it REQUESTs it after all.
+    let (mac, _) = *flooded.iter().find(|(_, o)| *o == a).expect("a was offered to a stranger");
+    let late = send(&mut s, &with_mac(msg(3, 0), mac).server_id(SERVER).requested(a));
+    assert_eq!(kind(&late), Some(MessageType::Nak));
+    // Once every address is bound, a newcomer gets nothing.
+    for last in 3..=9 {
+        obtain(&mut s, last);
+    }
+    assert!(send(&mut s, &msg(1, 10)).reply.is_none());
+    assert_eq!(s.table().bound(NOW).count(), 10);
+}
