@@ -724,4 +724,17 @@ fn a_discover_flood_does_not_hold_the_pool() {
     }
     assert!(send(&mut s, &msg(1, 10)).reply.is_none());
     assert_eq!(s.table().bound(NOW).count(), 10);
+
+    // A burst within one second after the flood: the offers taken go round
+    // the pool (offer times are whole seconds), so all ten clients are served.
+    let mut s = server_with(&["10.0.0.100,10.0.0.109,1h"], &[], &[]);
+    for _ in 0..30 {
+        send(&mut s, &with_mac(msg(1, 0), rng.mac()));
+    }
+    let offers: Vec<Ipv4Addr> = (1..=10).map(|c| yiaddr(&send(&mut s, &msg(1, c)))).collect();
+    for (c, a) in (1..=10).zip(&offers) {
+        let ack = send(&mut s, &msg(3, c).server_id(SERVER).requested(*a));
+        assert_eq!(kind(&ack), Some(MessageType::Ack), "client {c}, offered {a}: {offers:?}");
+    }
+    assert_eq!(s.table().bound(NOW).count(), 10);
 }

@@ -715,8 +715,8 @@ pub fn storm(lab: &Lab, macs: &[[u8; 6]]) -> Vec<Option<Ipv4Addr>> {
 /// RFC 2131 §4.3.3/§4.3.4, issue 14 item 7: a stranger cannot starve the pool. Forged
 /// DECLINEs of every address (random hardware addresses) quarantine nothing; forged
 /// RELEASEs and DECLINEs of a real client's lease leave it leased (the owner renews and
-/// keeps it); a storm of 140 random clients on the 100-address pool: 100 leases, 40
-/// go without, the server stays up; addresses their holders release are leased again;
+/// keeps it); after a flood of DISCOVERs that never REQUEST, a storm of 140 random
+/// clients on the 100-address pool: 100 leases, 40 go without, the server stays up; addresses their holders release are leased again;
 /// the reservation goes to its owner throughout.
 pub fn forged_declines_and_releases_never_starve_the_pool(backend: &Backend) {
     let lab = Lab::new(backend, "starve", 2);
@@ -764,6 +764,11 @@ pub fn forged_declines_and_releases_never_starve_the_pool(backend: &Backend) {
     Command::new("kill").args(["-USR2", &owner.id().to_string()]).status().unwrap();
     until("the released lease to leave the listing", || (!listed(live)).then_some(()));
     drop(owner);
+
+    // Strangers that only DISCOVER, never REQUEST: 200 of them, twice the pool.
+    let discovers: Vec<Vec<u8>> =
+        (0..200).map(|i| dhcp_packet(DISCOVER, rng.mac(), 0xd15c_0000 + i, Ipv4Addr::UNSPECIFIED, &[])).collect();
+    send_raw(&lab, &discovers);
 
     let clients: Vec<[u8; 6]> = (0..140).map(|_| rng.mac()).collect();
     let got = storm(&lab, &clients);
