@@ -8,7 +8,9 @@
 //! Load: ISC `perfdhcp` (Debian package `kea-admin`) doing 4-way exchanges
 //! (DISCOVER/OFFER/REQUEST/ACK) from up to 16,777,216 simulated clients (`-R`), at an
 //! offered rate (`-r`, default 20,000 exchanges/s, above what either server sustains here)
-//! for `--seconds`; the figure is the ACKs perfdhcp received divided by the period.
+//! for `--seconds`; the figure is the ACKs perfdhcp received divided by the period. Beside
+//! it, the server's CPU time (user + system, `/proc/PID/stat`) over the run divided by
+//! those ACKs: CPU per lease, which a busy shared machine disturbs far less than the rate.
 //! perfdhcp acts as a relay (`giaddr` = its own address, port 67), in a namespace of its
 //! own:
 //! - ours: namespace `xb-dhcp-s` holds tap `tap0` (the server's device) and bridge `br0`
@@ -307,6 +309,20 @@ impl Server {
         }
     }
 
+    /// CPU time the server has used so far, user plus system, all its threads
+    /// (fields 14 and 15 of `/proc/PID/stat`, proc(5)), in seconds. The
+    /// child is the server itself: `ip netns exec` execs it without a fork.
+    fn cpu_seconds(&self) -> Result<f64, String> {
+        let path = format!("/proc/{}/stat", self.child.id());
+        let stat = fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        // The command name (field 2) may hold spaces: count fields after its ')'.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or(format!("{path}: no ')'"))?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).ok_or(format!("{path}: field"));
+        // Field 3 (state) is fields[0], so utime (14) is fields[11], stime (15) fields[12].
+        Ok((ticks(11)? + ticks(12)?) as f64 / clock_ticks_per_second())
+    }
+
     fn vm_hwm_kib(&self) -> Option<u64> {
         let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         status
@@ -402,6 +418,15 @@ fn perfdhcp(which: Which, rate: u32, limit: (&str, String), base: u8) -> Result<
     })
 }
 
+/// `sysconf(_SC_CLK_TCK)`, the unit of the times in `/proc/PID/stat`, through getconf
+/// (xtask has no libc binding); 100 on every Linux port that matters.
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        run(Command::new("getconf").arg("CLK_TCK")).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(100.0)
+    })
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
@@ -436,17 +461,26 @@ pub fn bench_dhcp(root: &Path, args: &[String]) -> Result<(), String> {
     );
 
     let mut rates = [Vec::new(), Vec::new()];
+    // Server CPU-seconds per lease: unlike the rate, this hardly depends on what else the
+    // shared machine runs meanwhile.
+    let mut cpu = [Vec::new(), Vec::new()];
     for round in 0..o.rounds {
         let order = if round % 2 == 0 { [Which::Ours, Which::Kea] } else { [Which::Kea, Which::Ours] };
         for which in order {
             let server = Server::start(which, &ours, &dir)?;
+            let before = server.cpu_seconds()?;
             let load = perfdhcp(which, o.rate, ("-p", o.seconds.to_string()), 0)?;
+            let used = server.cpu_seconds()? - before;
             let rate = load.acks as f64 / f64::from(o.seconds);
+            let per_lease = used / load.acks.max(1) as f64;
             println!(
-                "round {}: {:<12} {:>9.0} leases/s  (DISCOVER {} → OFFER {}, REQUEST {} → ACK {}; VmHWM {} KiB)",
+                "round {}: {:<12} {:>9.0} leases/s, {:>6.1} µs CPU/lease ({:.2} s CPU)  (DISCOVER {} → OFFER {}, \
+                 REQUEST {} → ACK {}; VmHWM {} KiB)",
                 round + 1,
                 which.name(),
                 rate,
+                per_lease * 1e6,
+                used,
                 load.discovers,
                 load.offers,
                 load.requests,
@@ -454,10 +488,12 @@ pub fn bench_dhcp(root: &Path, args: &[String]) -> Result<(), String> {
                 server.vm_hwm_kib().unwrap_or(0)
             );
             rates[usize::from(which == Which::Kea)].push(rate);
+            cpu[usize::from(which == Which::Kea)].push(per_lease);
             drop(server);
         }
     }
     let (ours_rate, kea_rate) = (median(rates[0].clone()), median(rates[1].clone()));
+    let (ours_cpu, kea_cpu) = (median(cpu[0].clone()) * 1e6, median(cpu[1].clone()) * 1e6);
 
     // Memory with `o.leases` leases: fresh servers, perfdhcp until that many are held.
     let mut memory = Vec::new();
@@ -496,15 +532,25 @@ pub fn bench_dhcp(root: &Path, args: &[String]) -> Result<(), String> {
     }
 
     println!();
-    println!("| server | leases/s (median of {}) | VmHWM with leases |", o.rounds);
-    println!("|---|---:|---:|");
     println!(
-        "| dhcp (ours), fdatasync before each ACK batch | {ours_rate:.0} | {} KiB ({} leases) |",
+        "| server | leases/s (median of {0}) | server CPU µs per lease (median of {0}) | VmHWM with leases |",
+        o.rounds
+    );
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| dhcp (ours), fdatasync before each ACK batch | {ours_rate:.0} | {ours_cpu:.1} | {} KiB ({} leases) |",
         memory[0].1, memory[0].0
     );
-    println!("| Kea memfile, persist on | {kea_rate:.0} | {} KiB ({} leases) |", memory[1].1, memory[1].0);
+    println!(
+        "| Kea memfile, persist on | {kea_rate:.0} | {kea_cpu:.1} | {} KiB ({} leases) |",
+        memory[1].1, memory[1].0
+    );
     let ratio = if kea_rate > 0.0 { ours_rate / kea_rate } else { 0.0 };
-    println!("ratio ours/Kea: {ratio:.2}× leases/s; memory {:.2}×", memory[0].1 as f64 / memory[1].1.max(1) as f64);
+    let cpu_ratio = if kea_cpu > 0.0 { ours_cpu / kea_cpu } else { 0.0 };
+    println!(
+        "ratio ours/Kea: {ratio:.2}× leases/s; {cpu_ratio:.2}× CPU per lease; memory {:.2}×",
+        memory[0].1 as f64 / memory[1].1.max(1) as f64
+    );
     if o.smoke {
         println!("(smoke run: proves the bench works, says nothing about speed)");
     }

@@ -74,6 +74,8 @@ pub struct Table {
     by_client: HashMap<ClientKey, u32>,
     /// Per pool: every address below this offset has an entry.
     fresh_cursor: Vec<u32>,
+    /// The offered address last given to another client ([`Table::take_offer`]).
+    take_cursor: u32,
 }
 
 impl Table {
@@ -132,7 +134,8 @@ impl Table {
     }
 
     /// A free address of `pools` for `client`: a never-used one first, then
-    /// the one free the longest.
+    /// the one free the longest, then (none free) an unanswered offer to
+    /// another client.
     pub fn allocate(&mut self, cfg: &Config, pools: &[usize], client: &[u8], now: u64) -> Option<Ipv4Addr> {
         for &i in pools {
             let pool: &Pool = &cfg.pools[i];
@@ -158,7 +161,37 @@ impl Table {
                 }
             }
         }
+        if best.is_none() {
+            return self.take_offer(cfg, pools, client, now);
+        }
         best.map(|(_, a)| a)
+    }
+
+    /// When nothing else is free: an address offered to another client that
+    /// has not answered. RFC 2131 §4.3.1 says a server SHOULD NOT reuse an
+    /// offered address before the client responds; we do only when the
+    /// alternative is to answer nobody, because otherwise strangers
+    /// DISCOVERing from made-up hardware addresses, and never REQUESTing,
+    /// hold the whole pool (Kea does not hold offers at all). The first of
+    /// the two clients to REQUEST it gets it, the other a NAK (§4.3.2) and
+    /// starts over. Taken round-robin from the address after the last one
+    /// taken: offer times are whole seconds, so "the oldest" would pick the
+    /// same address for every DISCOVER of a burst.
+    fn take_offer(&mut self, cfg: &Config, pools: &[usize], client: &[u8], now: u64) -> Option<Ipv4Addr> {
+        let cursor = self.take_cursor;
+        let candidate = |l: &&Lease| {
+            l.state == State::Offered && l.active(now) && l.client != client && cfg.reserved(l.addr).is_none()
+        };
+        let entries = || {
+            pools.iter().flat_map(|&i| {
+                let pool = &cfg.pools[i];
+                self.by_addr.range(u32::from(pool.start)..=u32::from(pool.end)).map(|(a, l)| (*a, l))
+            })
+        };
+        let after = entries().filter(|(a, _)| *a > cursor).map(|(_, l)| l).find(candidate);
+        let taken = after.or_else(|| entries().filter(|(a, _)| *a <= cursor).map(|(_, l)| l).find(candidate))?.addr;
+        self.take_cursor = u32::from(taken);
+        Some(taken)
     }
 
     /// Applies a durable record (at boot replay and when committing).

@@ -319,6 +319,9 @@ impl Server {
             if !self.acceptable(addr, subnet, client, reservation, now) {
                 return self.nak(req, "requested address is not available");
             }
+            if reservation != Some(addr) && self.holds_other(client, addr, now) {
+                return self.nak(req, "requested address is not the one offered to the client");
+            }
             return self.bind(req, client, addr, subnet, now);
         }
         if let Some(addr) = requested.filter(|_| ciaddr.is_unspecified()) {
@@ -363,9 +366,36 @@ impl Server {
             if !self.acceptable(ciaddr, subnet, client, reservation, now) {
                 return self.nak(req, "address is not available to this client");
             }
+            if reservation != Some(ciaddr) && self.holds_other(client, ciaddr, now) {
+                return self.nak(req, "the client holds another address");
+            }
             return self.bind(req, client, ciaddr, subnet, now);
         }
         Outcome::note("REQUEST with neither server identifier, requested address nor ciaddr")
+    }
+
+    /// Whether `client` holds, or is offered, an address other than `addr`
+    /// at `now`. A client has one binding (RFC 2131 §2: the client
+    /// identifier indexes the server's bindings), so a REQUEST for a second
+    /// address is refused: otherwise one hardware address could take the
+    /// whole pool by asking for one free address after another. A client
+    /// that really moved gets its new offer from a DISCOVER, which points
+    /// its binding at the new address first.
+    fn holds_other(&self, client: &ClientKey, addr: Ipv4Addr, now: u64) -> bool {
+        self.table
+            .of_client(client)
+            .is_some_and(|l| l.addr != addr && matches!(l.state, State::Bound | State::Offered) && l.active(now))
+    }
+
+    /// Whether the sender of `req` holds `addr` now: a live binding of the
+    /// same client key (client identifier, else chaddr; RFC 2131 §4.2) and,
+    /// as well, the same chaddr. Only the holder may give an address back
+    /// (RELEASE, §4.3.4) or report it in use (DECLINE, §4.3.3), so that a
+    /// stranger cannot free or quarantine other clients' addresses.
+    fn holder(&self, req: &Request, client: &ClientKey, addr: Ipv4Addr, now: u64) -> bool {
+        self.table.get(addr).is_some_and(|l| {
+            l.client == *client && l.chaddr == req.chaddr() && l.state == State::Bound && l.active(now)
+        })
     }
 
     fn bind(&mut self, req: &Request, client: &ClientKey, addr: Ipv4Addr, subnet: Subnet, now: u64) -> Outcome {
@@ -379,7 +409,11 @@ impl Server {
         out
     }
 
-    /// RFC 2131 §4.3.3.
+    /// RFC 2131 §4.3.3. A client declines an address after its DHCPACK
+    /// (§3.1 step 5), so only the holder of a live binding may decline it;
+    /// anything else (a stranger, an address merely offered, released,
+    /// expired or never leased, another server's identifier) is ignored, as
+    /// Kea does, so forged DECLINEs cannot quarantine the pool.
     fn decline(&mut self, req: &Request, client: &ClientKey, now: u64) -> Outcome {
         if req.server_id().is_some_and(|s| s != self.cfg.server) {
             return Outcome::note("DECLINE for another server");
@@ -387,31 +421,27 @@ impl Server {
         let Some(addr) = req.requested_ip() else {
             return Outcome::note("DECLINE without a requested address");
         };
-        match self.table.get(addr) {
-            Some(l) if l.client == *client && l.state != State::Declined => {
-                let record = Record::Decline { addr, until: now + u64::from(self.cfg.quarantine_secs) };
-                self.table.apply(&record);
-                Outcome {
-                    record: Some(record),
-                    note: Some(format!("{addr} declined: quarantined")),
-                    ..Outcome::default()
-                }
-            }
-            _ => Outcome::note(format!("DECLINE of {addr}, which the client does not hold")),
+        if !self.holder(req, client, addr, now) {
+            return Outcome::note(format!("DECLINE of {addr}, which the client does not hold"));
         }
+        let record = Record::Decline { addr, until: now + u64::from(self.cfg.quarantine_secs) };
+        self.table.apply(&record);
+        Outcome { record: Some(record), note: Some(format!("{addr} declined: quarantined")), ..Outcome::default() }
     }
 
-    /// RFC 2131 §4.3.4.
+    /// RFC 2131 §4.3.4: only the holder releases, and only to the server
+    /// it names (a RELEASE meant for another server is not ours to act on).
     fn release(&mut self, req: &Request, client: &ClientKey, now: u64) -> Outcome {
-        let addr = req.msg.ciaddr();
-        match self.table.get(addr) {
-            Some(l) if l.client == *client && l.state == State::Bound => {
-                let record = Record::Release { addr, client: client.clone(), at: now };
-                self.table.apply(&record);
-                Outcome { record: Some(record), note: Some(format!("{addr} released")), ..Outcome::default() }
-            }
-            _ => Outcome::note(format!("RELEASE of {addr}, which the client does not hold")),
+        if req.server_id().is_some_and(|s| s != self.cfg.server) {
+            return Outcome::note("RELEASE for another server");
         }
+        let addr = req.msg.ciaddr();
+        if !self.holder(req, client, addr, now) {
+            return Outcome::note(format!("RELEASE of {addr}, which the client does not hold"));
+        }
+        let record = Record::Release { addr, client: client.clone(), at: now };
+        self.table.apply(&record);
+        Outcome { record: Some(record), note: Some(format!("{addr} released")), ..Outcome::default() }
     }
 
     /// RFC 2131 §4.3.5: configuration only, no lease.

@@ -514,3 +514,227 @@ fn driver_sweeps_lapsed_offers() {
     let states: Vec<State> = s.table().iter().map(|l| l.state).collect();
     assert_eq!(states, [State::Released], "the lapsed offer is back in the pool");
 }
+
+/// A small xorshift generator: the "random" clients of the attacker tests.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// A locally administered unicast MAC (RFC 7042 §2.1).
+    fn mac(&mut self) -> [u8; 6] {
+        let b = self.next().to_be_bytes();
+        [(b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]]
+    }
+}
+
+fn with_mac(mut m: Msg, mac: [u8; 6]) -> Msg {
+    m.mac = mac;
+    m
+}
+
+/// DISCOVER/OFFER/REQUEST/ACK for the client with hardware address `mac`;
+/// the address, or None when it got no offer or a NAK.
+fn obtain_mac(s: &mut Server, mac: [u8; 6]) -> Option<Ipv4Addr> {
+    let offer = send(s, &with_mac(msg(1, 0), mac));
+    let a = offer.reply.filter(|r| r.kind == MessageType::Offer)?.yiaddr;
+    let ack = send(s, &with_mac(msg(3, 0), mac).server_id(SERVER).requested(a));
+    (kind(&ack) == Some(MessageType::Ack)).then_some(a)
+}
+
+/// RFC 2131 §4.3.3 and §4.3.4: a DECLINE or RELEASE from anybody but the
+/// holder of a live binding changes nothing (Kea ignores them too).
+#[test]
+fn forged_decline_and_release_change_nothing() {
+    let mut s = server();
+    let a = obtain(&mut s, 1);
+    let offered = yiaddr(&send(&mut s, &msg(1, 3)));
+    let never = ip("10.0.0.108");
+    let forged = [
+        // A stranger, by chaddr.
+        msg(4, 2).requested(a).server_id(SERVER),
+        // The holder's chaddr with a client identifier the holder never sent.
+        msg(4, 1).requested(a).server_id(SERVER).opt(61, &[1, 9, 9, 9, 9, 9, 9]),
+        // The holder, naming another server.
+        msg(4, 1).requested(a).server_id(ip("10.0.0.254")),
+        // Never leased; merely offered (a client declines only after its ACK, §3.1).
+        msg(4, 2).requested(never).server_id(SERVER),
+        msg(4, 3).requested(offered).server_id(SERVER),
+        // No address at all.
+        msg(4, 1).server_id(SERVER),
+    ];
+    for m in &forged {
+        let o = send(&mut s, m);
+        assert!(o.record.is_none() && o.reply.is_none(), "{:?} changed something: {o:?}", m.opts);
+    }
+    let releases = [
+        msg(7, 2).ciaddr(a).server_id(SERVER),
+        msg(7, 1).ciaddr(a).server_id(SERVER).opt(61, &[1, 9, 9, 9, 9, 9, 9]),
+        msg(7, 1).ciaddr(a).server_id(ip("10.0.0.254")),
+        msg(7, 3).ciaddr(offered).server_id(SERVER),
+    ];
+    for m in &releases {
+        let o = send(&mut s, m);
+        assert!(o.record.is_none() && o.reply.is_none(), "RELEASE {:?} changed something: {o:?}", m.opts);
+    }
+    assert_eq!(s.table().get(a).map(|l| l.state), Some(dhcp_core::leases::State::Bound));
+    // The owner renews and keeps it; the offered client still gets its offer.
+    assert_eq!(kind(&send(&mut s, &msg(3, 1).ciaddr(a))), Some(MessageType::Ack));
+    let ack = send(&mut s, &msg(3, 3).server_id(SERVER).requested(offered));
+    assert_eq!(kind(&ack), Some(MessageType::Ack));
+    // Nobody else is handed the live lease.
+    for last in 10..17 {
+        assert_ne!(obtain(&mut s, last), a);
+    }
+
+    // The same with a client identifier: the holder's identifier from another
+    // chaddr is not enough either.
+    let mut s = server();
+    let id = [1, 2, 0, 0, 0, 0, 0x31];
+    let o = send(&mut s, &msg(1, 0x31).opt(61, &id));
+    let b = yiaddr(&o);
+    assert_eq!(kind(&send(&mut s, &msg(3, 0x31).opt(61, &id).server_id(SERVER).requested(b))), Some(MessageType::Ack));
+    for m in [msg(4, 0x32).opt(61, &id).requested(b).server_id(SERVER), msg(7, 0x32).opt(61, &id).ciaddr(b)] {
+        assert!(send(&mut s, &m).record.is_none());
+    }
+    // The holder itself can.
+    assert!(matches!(send(&mut s, &msg(7, 0x31).opt(61, &id).ciaddr(b)).record, Some(Record::Release { .. })));
+}
+
+/// A flood of forged DECLINEs for every address of a 100-address pool, then
+/// a storm of 140 random clients: exactly 100 get leases, the other 40 none;
+/// addresses released by their holders are leased again; the reservation
+/// goes to its owner throughout.
+#[test]
+fn forged_declines_do_not_starve_the_pool() {
+    let mut s = server_with(&["10.0.0.100,10.0.0.199,1h"], &["02:00:00:00:00:aa,10.0.0.5,printer"], &[]);
+    let mut rng = Rng(0x5eed_0d1c_e000_0001);
+    for _ in 0..5 {
+        for last in 100..=199u8 {
+            let a = Ipv4Addr::new(10, 0, 0, last);
+            let o = send(&mut s, &with_mac(msg(4, 0), rng.mac()).requested(a).server_id(SERVER));
+            assert!(o.record.is_none(), "a forged DECLINE of {a} was accepted");
+        }
+        let o = send(&mut s, &with_mac(msg(4, 0), rng.mac()).requested(ip("10.0.0.5")).server_id(SERVER));
+        assert!(o.record.is_none());
+    }
+    // Strangers that DISCOVER (random hardware addresses) and decline what
+    // they are offered, two minutes earlier: the offers lapse, the declines
+    // must not have quarantined anything.
+    let earlier = UnixTime::from_secs(NOW - 120);
+    for _ in 0..100 {
+        let mac = rng.mac();
+        let o = s.respond(&decode_request(&with_mac(msg(1, 0), mac).bytes()).unwrap(), earlier);
+        let a = yiaddr(&o);
+        let d = with_mac(msg(4, 0), mac).requested(a).server_id(SERVER);
+        assert!(s.respond(&decode_request(&d.bytes()).unwrap(), earlier).record.is_none(), "offered {a} declined");
+    }
+    assert_eq!(s.stats().decline, 605);
+    assert_eq!(obtain(&mut s, 0xaa), ip("10.0.0.5"));
+    let clients: Vec<[u8; 6]> = (0..140).map(|_| rng.mac()).collect();
+    let got: Vec<Option<Ipv4Addr>> = clients.iter().map(|m| obtain_mac(&mut s, *m)).collect();
+    let mut leased: Vec<Ipv4Addr> = got.iter().flatten().copied().collect();
+    leased.sort();
+    leased.dedup();
+    assert_eq!(leased.len(), 100, "distinct leases");
+    assert_eq!(got.iter().filter(|a| a.is_none()).count(), 40);
+    assert!(leased.iter().all(|a| (100..=199).contains(&a.octets()[3])));
+    // A forged flood against the live leases, DECLINE and RELEASE alike.
+    for a in &leased {
+        for kind in [4u8, 7] {
+            let m = with_mac(msg(kind, 0), rng.mac()).server_id(SERVER);
+            let m = if kind == 4 { m.requested(*a) } else { m.ciaddr(*a) };
+            assert!(send(&mut s, &m).record.is_none());
+        }
+    }
+    // Twenty holders release; twenty of the unserved get exactly those.
+    let holders: Vec<(usize, Ipv4Addr)> = got.iter().enumerate().filter_map(|(i, a)| a.map(|a| (i, a))).collect();
+    let mut freed = Vec::new();
+    for &(i, a) in holders.iter().take(20) {
+        let o = send(&mut s, &with_mac(msg(7, 0), clients[i]).ciaddr(a).server_id(SERVER));
+        assert!(matches!(o.record, Some(Record::Release { .. })), "holder's RELEASE of {a} ignored");
+        freed.push(a);
+    }
+    let unserved: Vec<usize> = (0..140).filter(|i| got[*i].is_none()).collect();
+    let mut again: Vec<Ipv4Addr> = unserved.iter().take(20).map(|i| obtain_mac(&mut s, clients[*i]).unwrap()).collect();
+    again.sort();
+    freed.sort();
+    assert_eq!(again, freed);
+    assert!(obtain_mac(&mut s, clients[unserved[20]]).is_none(), "the pool is full again");
+    // The reservation's owner renews and, rebooted, gets it back.
+    assert_eq!(kind(&send(&mut s, &msg(3, 0xaa).ciaddr(ip("10.0.0.5")))), Some(MessageType::Ack));
+    assert_eq!(obtain(&mut s, 0xaa), ip("10.0.0.5"));
+}
+
+/// One client has one binding: a REQUEST for a second address while it holds
+/// one (SELECTING an address never offered to it, RENEWING another ciaddr)
+/// is NAKed, so a single hardware address cannot take the pool.
+#[test]
+fn one_client_cannot_take_a_second_address() {
+    let mut s = server_with(&["10.0.0.100,10.0.0.103,1h"], &[], &[]);
+    let a = obtain(&mut s, 1);
+    for b in (100..=103).map(|l| Ipv4Addr::new(10, 0, 0, l)).filter(|b| *b != a) {
+        let sel = send(&mut s, &msg(3, 1).server_id(SERVER).requested(b));
+        assert_eq!(kind(&sel), Some(MessageType::Nak), "SELECTING {b}");
+        let renew = send(&mut s, &msg(3, 1).ciaddr(b));
+        assert_eq!(kind(&renew), Some(MessageType::Nak), "RENEWING {b}");
+        assert!(s.table().get(b).is_none_or(|l| !l.active(NOW)), "{b} was bound");
+    }
+    // The other three addresses are still there for three other clients.
+    let others: Vec<Ipv4Addr> = (2..5).map(|c| obtain(&mut s, c)).collect();
+    assert!(!others.contains(&a));
+    // Once released, the client may take another address.
+    assert!(send(&mut s, &msg(7, 1).ciaddr(a).server_id(SERVER)).record.is_some());
+    assert_eq!(kind(&send(&mut s, &msg(3, 1).server_id(SERVER).requested(a))), Some(MessageType::Ack));
+}
+
+/// Strangers that only DISCOVER (made-up hardware addresses, never a
+/// REQUEST) do not hold the pool: when nothing else is free, the oldest
+/// unanswered offer goes to the next client, and the first to REQUEST an
+/// address gets it; the other is NAKed (RFC 2131 §4.3.2) and starts over.
+/// Bound leases and reservations are never offered to anybody else.
+#[test]
+fn a_discover_flood_does_not_hold_the_pool() {
+    let mut s = server_with(&["10.0.0.100,10.0.0.109,1h"], &["02:00:00:00:00:aa,10.0.0.108"], &[]);
+    let held = obtain(&mut s, 1);
+    let mut rng = Rng(0xf100_d000_0000_0001);
+    let mut flooded = Vec::new();
+    for _ in 0..100 {
+        let mac = rng.mac();
+        let o = send(&mut s, &with_mac(msg(1, 0), mac));
+        let a = yiaddr(&o);
+        assert!(a != held && a != ip("10.0.0.108"), "a bound or reserved address was offered: {a}");
+        flooded.push((mac, a));
+    }
+    // A real client gets an offer and its ACK at once, and the reservation's owner too.
+    let a = obtain(&mut s, 2);
+    assert_ne!(a, held);
+    assert_eq!(obtain(&mut s, 0xaa), ip("10.0.0.108"));
+    // The stranger offered `a` earlier is NAKed when it REQUESTs it after all.
+    let (mac, _) = *flooded.iter().find(|(_, o)| *o == a).expect("a was offered to a stranger");
+    let late = send(&mut s, &with_mac(msg(3, 0), mac).server_id(SERVER).requested(a));
+    assert_eq!(kind(&late), Some(MessageType::Nak));
+    // Once every address is bound, a newcomer gets nothing.
+    for last in 3..=9 {
+        obtain(&mut s, last);
+    }
+    assert!(send(&mut s, &msg(1, 10)).reply.is_none());
+    assert_eq!(s.table().bound(NOW).count(), 10);
+
+    // A burst within one second after the flood: the offers taken go round
+    // the pool (offer times are whole seconds), so all ten clients are served.
+    let mut s = server_with(&["10.0.0.100,10.0.0.109,1h"], &[], &[]);
+    for _ in 0..30 {
+        send(&mut s, &with_mac(msg(1, 0), rng.mac()));
+    }
+    let offers: Vec<Ipv4Addr> = (1..=10).map(|c| yiaddr(&send(&mut s, &msg(1, c)))).collect();
+    for (c, a) in (1..=10).zip(&offers) {
+        let ack = send(&mut s, &msg(3, c).server_id(SERVER).requested(*a));
+        assert_eq!(kind(&ack), Some(MessageType::Ack), "client {c}, offered {a}: {offers:?}");
+    }
+    assert_eq!(s.table().bound(NOW).count(), 10);
+}

@@ -545,6 +545,273 @@ pub fn probe_skips_an_address_in_use(backend: &Backend) {
     assert!(!lab.leases().iter().any(|(ip, _, _)| *ip == Ipv4Addr::new(10, 77, 0, 100)));
 }
 
+/// A small xorshift generator: the attacker's "random" hardware addresses.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// A locally administered unicast MAC (RFC 7042 §2.1).
+    pub fn mac(&mut self) -> [u8; 6] {
+        let b = self.next().to_be_bytes();
+        [(b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]]
+    }
+}
+
+pub fn mac_bytes(mac: &str) -> [u8; 6] {
+    let mut m = [0u8; 6];
+    for (b, h) in m.iter_mut().zip(mac.split(':')) {
+        *b = u8::from_str_radix(h, 16).unwrap();
+    }
+    m
+}
+
+/// A client message as RFC 2131 §2 lays it out: BOOTREQUEST, Ethernet,
+/// the broadcast flag set (so that replies reach a socket on the bridge,
+/// §4.1), then the message type (option 53) and `opts`.
+pub fn dhcp_packet(kind: u8, mac: [u8; 6], xid: u32, ciaddr: Ipv4Addr, opts: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    let mut p = vec![0u8; 240];
+    p[0] = 1;
+    p[1] = 1;
+    p[2] = 6;
+    p[4..8].copy_from_slice(&xid.to_be_bytes());
+    p[10] = 0x80;
+    p[12..16].copy_from_slice(&ciaddr.octets());
+    p[28..34].copy_from_slice(&mac);
+    p[236..240].copy_from_slice(&[99, 130, 83, 99]);
+    p.extend_from_slice(&[53, 1, kind]);
+    for (code, v) in opts {
+        p.push(*code);
+        p.push(v.len() as u8);
+        p.extend_from_slice(v);
+    }
+    p.push(255);
+    p
+}
+
+const DISCOVER: u8 = 1;
+const OFFER: u8 = 2;
+const REQUEST: u8 = 3;
+const DECLINE: u8 = 4;
+const ACK: u8 = 5;
+const NAK: u8 = 6;
+const RELEASE: u8 = 7;
+
+fn server_id() -> (u8, Vec<u8>) {
+    (54, SERVER.parse::<Ipv4Addr>().unwrap().octets().to_vec())
+}
+
+/// A DECLINE of `addr` from `mac` (RFC 2131 table 5: requested address and
+/// server identifier).
+pub fn decline(mac: [u8; 6], addr: Ipv4Addr) -> Vec<u8> {
+    dhcp_packet(DECLINE, mac, 0xdec1_0000, Ipv4Addr::UNSPECIFIED, &[(50, addr.octets().to_vec()), server_id()])
+}
+
+/// A RELEASE of `addr` (in ciaddr) from `mac` naming `server`.
+pub fn release(mac: [u8; 6], addr: Ipv4Addr, server: Ipv4Addr) -> Vec<u8> {
+    dhcp_packet(RELEASE, mac, 0x7e1e_0000, addr, &[(54, server.octets().to_vec())])
+}
+
+/// Sends `packets` to port 67 from the bridge, to the server's address and
+/// to the subnet broadcast in turn.
+pub fn send_raw(lab: &Lab, packets: &[Vec<u8>]) {
+    let sent = lab.in_server_ns(|| {
+        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        s.set_broadcast(true).unwrap();
+        let mut sent = 0;
+        for (i, p) in packets.iter().enumerate() {
+            let to = if i % 2 == 0 { SERVER } else { "10.77.0.255" };
+            if s.send_to(p, (to, 67)).is_ok() {
+                sent += 1;
+            }
+        }
+        sent
+    });
+    assert_eq!(sent, packets.len(), "not every packet was sent");
+}
+
+/// The message type and yiaddr of a reply to `xid`, if it is one.
+fn parse_reply(p: &[u8]) -> Option<(u32, [u8; 6], u8, Ipv4Addr)> {
+    if p.len() < 240 || p[0] != 2 || p[236..240] != [99, 130, 83, 99] {
+        return None;
+    }
+    let xid = u32::from_be_bytes(p[4..8].try_into().unwrap());
+    let yiaddr = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
+    let mac: [u8; 6] = p[28..34].try_into().unwrap();
+    let mut i = 240;
+    while i + 1 < p.len() && p[i] != 255 {
+        if p[i] == 0 {
+            i += 1;
+            continue;
+        }
+        if p[i] == 53 && p[i + 1] == 1 {
+            return p.get(i + 2).map(|k| (xid, mac, *k, yiaddr));
+        }
+        i += 2 + usize::from(p[i + 1]);
+    }
+    None
+}
+
+/// Every client of `macs` does the 4-way exchange at once, as fast as the
+/// server answers, from the bridge (broadcast replies to port 68); lost
+/// packets are retried for a few rounds. Returns each client's ACKed
+/// address, or None when it got no offer or a NAK.
+pub fn storm(lab: &Lab, macs: &[[u8; 6]]) -> Vec<Option<Ipv4Addr>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum St {
+        Discovering,
+        Requesting(Ipv4Addr),
+        Acked(Ipv4Addr),
+        Naked,
+    }
+    lab.in_server_ns(|| {
+        let s = UdpSocket::bind("0.0.0.0:68").expect("bind port 68 on the bridge");
+        s.set_broadcast(true).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(700))).unwrap();
+        let xid = |i: usize| 0x5707_0000 + i as u32;
+        let ask = |i: usize, st: St| match st {
+            St::Discovering => Some(dhcp_packet(DISCOVER, macs[i], xid(i), Ipv4Addr::UNSPECIFIED, &[])),
+            St::Requesting(a) => Some(dhcp_packet(
+                REQUEST,
+                macs[i],
+                xid(i),
+                Ipv4Addr::UNSPECIFIED,
+                &[(50, a.octets().to_vec()), server_id()],
+            )),
+            _ => None,
+        };
+        let mut state = vec![St::Discovering; macs.len()];
+        for _round in 0..4 {
+            for (i, st) in state.iter().enumerate() {
+                if let Some(p) = ask(i, *st) {
+                    s.send_to(&p, ("10.77.0.255", 67)).unwrap();
+                }
+            }
+            let mut buf = [0u8; 1500];
+            // Until the server has been quiet for a while.
+            while let Ok(n) = s.recv(&mut buf) {
+                let Some((x, mac, kind, yiaddr)) = parse_reply(&buf[..n]) else { continue };
+                let Some(i) = (0..macs.len()).find(|i| xid(*i) == x && macs[*i] == mac) else { continue };
+                state[i] = match (state[i], kind) {
+                    (St::Discovering, OFFER) => {
+                        let next = St::Requesting(yiaddr);
+                        s.send_to(&ask(i, next).unwrap(), ("10.77.0.255", 67)).unwrap();
+                        next
+                    }
+                    (St::Requesting(a), ACK) if a == yiaddr => St::Acked(a),
+                    (St::Requesting(_), NAK) => St::Naked,
+                    (st, _) => st,
+                };
+            }
+        }
+        state.into_iter().map(|st| if let St::Acked(a) = st { Some(a) } else { None }).collect()
+    })
+}
+
+/// RFC 2131 §4.3.3/§4.3.4, issue 14 item 7: a stranger cannot starve the pool. Forged
+/// DECLINEs of every address (random hardware addresses) quarantine nothing; forged
+/// RELEASEs and DECLINEs of a real client's lease leave it leased (the owner renews and
+/// keeps it); after a flood of DISCOVERs that never REQUEST, a storm of 140 random
+/// clients on the 100-address pool: 100 leases, 40 go without, the server stays up; addresses their holders release are leased again;
+/// the reservation goes to its owner throughout.
+pub fn forged_declines_and_releases_never_starve_the_pool(backend: &Backend) {
+    let lab = Lab::new(backend, "starve", 2);
+    let host = format!("--host={},10.77.0.9,resv", lab.clients[0].mac);
+    let mut server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.199,1h", &host]);
+    let mut rng = Rng(0x0d1c_f00d_5eed_0001);
+    let pool: Vec<Ipv4Addr> = (100..=199).map(|l| Ipv4Addr::new(10, 77, 0, l)).collect();
+    let reserved = Ipv4Addr::new(10, 77, 0, 9);
+    let mut flood = Vec::new();
+    for _ in 0..5 {
+        flood.extend(pool.iter().chain([&reserved]).map(|a| decline(rng.mac(), *a)));
+    }
+    send_raw(&lab, &flood);
+
+    // The reservation's owner and a pool client, both real (udhcpc).
+    let mut c = lab.udhcpc(0, &["-q", "-n", "-t", "10", "-T", "1"]);
+    assert!(c.wait().unwrap().success(), "the reservation's owner got no lease");
+    assert_eq!(lab.wait_event(0, "bound", 1), reserved);
+    let owner = lab.udhcpc(1, &["-t", "10", "-T", "1"]);
+    let live = lab.wait_event(1, "bound", 1);
+    assert!(in_range(live, 100, 199), "{live}");
+    // Forged: strangers; the owner's chaddr without its client identifier (udhcpc sends
+    // 01+MAC, RFC 2132 §9.14); the owner naming another server.
+    let owner_mac = mac_bytes(&lab.clients[1].mac);
+    let other_server = Ipv4Addr::new(10, 77, 0, 254);
+    let mut forged = Vec::new();
+    for _ in 0..20 {
+        forged.push(release(rng.mac(), live, SERVER.parse().unwrap()));
+        forged.push(decline(rng.mac(), live));
+    }
+    forged.push(release(owner_mac, live, SERVER.parse().unwrap()));
+    forged.push(decline(owner_mac, live));
+    let id = [vec![1], owner_mac.to_vec()].concat();
+    forged.push(dhcp_packet(RELEASE, owner_mac, 1, live, &[(54, other_server.octets().to_vec()), (61, id.clone())]));
+    let decline_other = [(50, live.octets().to_vec()), (54, other_server.octets().to_vec()), (61, id)];
+    forged.push(dhcp_packet(DECLINE, owner_mac, 2, Ipv4Addr::UNSPECIFIED, &decline_other));
+    send_raw(&lab, &forged);
+    let listed = |a: Ipv4Addr| lab.leases().iter().any(|(ip, _, _)| *ip == a);
+    let leases = lab.leases();
+    assert!(leases.iter().any(|(a, m, _)| *a == live && *m == lab.clients[1].mac), "forged lost it: {leases:?}");
+    Command::new("kill").args(["-USR1", &owner.id().to_string()]).status().unwrap();
+    assert_eq!(lab.wait_event(1, "renew", 1), live, "the owner did not keep its lease");
+    assert!(listed(live));
+    // The real holder releases: the address is free for the storm.
+    Command::new("kill").args(["-USR2", &owner.id().to_string()]).status().unwrap();
+    until("the released lease to leave the listing", || (!listed(live)).then_some(()));
+    drop(owner);
+
+    // Strangers that only DISCOVER, never REQUEST: 200 of them, twice the pool.
+    let discovers: Vec<Vec<u8>> =
+        (0..200).map(|i| dhcp_packet(DISCOVER, rng.mac(), 0xd15c_0000 + i, Ipv4Addr::UNSPECIFIED, &[])).collect();
+    send_raw(&lab, &discovers);
+
+    let clients: Vec<[u8; 6]> = (0..140).map(|_| rng.mac()).collect();
+    let got = storm(&lab, &clients);
+    assert!(server.alive(), "the server died in the storm");
+    let mut leased: Vec<Ipv4Addr> = got.iter().flatten().copied().collect();
+    leased.sort();
+    leased.dedup();
+    assert_eq!(leased, pool, "the storm's leases are not the whole pool, once each");
+    assert_eq!(got.iter().filter(|a| a.is_none()).count(), 40);
+
+    // Forged RELEASEs and DECLINEs against all of them: still all leased, still full.
+    let forged: Vec<Vec<u8>> =
+        pool.iter().flat_map(|a| [release(rng.mac(), *a, SERVER.parse().unwrap()), decline(rng.mac(), *a)]).collect();
+    send_raw(&lab, &forged);
+    assert_eq!(storm(&lab, &[rng.mac()]), vec![None], "a forged RELEASE or DECLINE freed an address");
+    let held = |l: &[(Ipv4Addr, String, String)]| l.iter().filter(|(a, _, _)| in_range(*a, 100, 199)).count();
+    assert_eq!(held(&lab.leases()), 100);
+
+    // Twenty holders release (RFC 2131 §4.3.4); twenty of the unserved get exactly those.
+    let mut freed: Vec<Ipv4Addr> = Vec::new();
+    let holders: Vec<usize> = (0..140).filter(|i| got[*i].is_some()).take(20).collect();
+    let releases: Vec<Vec<u8>> = holders
+        .iter()
+        .map(|i| {
+            freed.push(got[*i].unwrap());
+            release(clients[*i], got[*i].unwrap(), SERVER.parse().unwrap())
+        })
+        .collect();
+    send_raw(&lab, &releases);
+    until("the released leases to leave the listing", || (held(&lab.leases()) == 80).then_some(()));
+    let unserved: Vec<[u8; 6]> = (0..140).filter(|i| got[*i].is_none()).map(|i| clients[i]).take(20).collect();
+    let mut again: Vec<Ipv4Addr> = storm(&lab, &unserved).into_iter().map(|a| a.expect("no lease")).collect();
+    again.sort();
+    freed.sort();
+    assert_eq!(again, freed);
+
+    // The reservation still goes to its owner.
+    let mut c = lab.udhcpc(0, &["-q", "-n", "-t", "10", "-T", "1"]);
+    assert!(c.wait().unwrap().success(), "the reservation's owner got no lease at the end");
+    assert_eq!(lab.wait_event(0, "bound", 2), reserved);
+    assert!(server.alive());
+}
+
 // Every scenario above, as `dhcp_scenarios!(BACKEND, #[attrs]...)` for the test files of
 // each backend (`tests/e2e.rs`, `tests/hvt.rs`).
 testkit::scenario_list!(
@@ -557,5 +824,6 @@ testkit::scenario_list!(
         malformed_and_truncated_packets_never_stop_the_server,
         relayed_client_gets_an_address_of_the_relay_subnet,
         probe_skips_an_address_in_use,
+        forged_declines_and_releases_never_starve_the_pool,
     }
 );
