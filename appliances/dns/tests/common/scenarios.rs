@@ -358,6 +358,51 @@ pub fn secondary_transfers_from_nsd(backend: &Backend) {
     assert_eq!(lab.short("chain.example.org", "A").lines().last(), Some("192.0.2.1"));
 }
 
+/// An expired secondary zone answers SERVFAIL, as NSD does (RFC 1035 §4.3.5: the
+/// data is no longer authoritative), not REFUSED; so does a zone not yet
+/// transferred. Once the primary is back, answers again. NSD is the primary; the
+/// zone's SOA has refresh 2 s, retry 1 s, expire 8 s.
+pub fn expired_secondary_answers_servfail(backend: &Backend) {
+    let lab = Lab::new(backend, "exp", &[("README", b"unused")]);
+    let key = ("10.53.0.1.10.53.0.2._transfer.example.org", TRANSFER_KEY.1);
+    std::fs::create_dir_all(lab.dir.0.join("nsd")).unwrap();
+    let zone_text = EXAMPLE_ORG.replace("1 3600 900 604800 300", "1 2 1 8 300");
+    assert_ne!(zone_text, EXAMPLE_ORG);
+    std::fs::write(lab.dir.0.join("nsd/example.org.zone"), zone_text).unwrap();
+    let nsd_zone = format!(
+        "zone:\n  name: example.org\n  zonefile: example.org.zone\n  provide-xfr: {SERVER} {k}\n  notify: {SERVER} {k}\n",
+        k = key.0
+    );
+    let keys = format!("--keys={}:sha256:{}", key.0, key.1);
+    let s = lab.start(&["--secondary", &keys]);
+    // No primary yet: configured, never transferred.
+    let out = lab.dig(&["www.example.org", "A"]);
+    assert_eq!(rcode(&out), "SERVFAIL", "{out}");
+    assert!(!flags(&out).contains("aa"), "{out}");
+    assert_eq!(rcode(&lab.dig(&["www.other.net", "A"])), "REFUSED", "a zone we are not configured for");
+
+    let nsd = start_nsd(&lab, key, &nsd_zone);
+    until("our secondary to transfer", || (lab.short("www.example.org", "A") == "192.0.2.1").then_some(()));
+    drop(nsd);
+    // Expire is 8 s after the last successful refresh (every 2 s).
+    let out = until("the zone to expire", || {
+        let out = lab.dig(&["www.example.org", "A"]);
+        (rcode(&out) == "SERVFAIL").then_some(out)
+    });
+    assert!(!flags(&out).contains("aa"), "{out}");
+    assert!(section(&out, "ANSWER").is_empty(), "{out}");
+    assert_eq!(rcode(&lab.dig(&["www.other.net", "A"])), "REFUSED");
+
+    let _nsd = start_nsd(&lab, key, &nsd_zone);
+    until("the zone to be served again", || {
+        let out = lab.dig(&["www.example.org", "A"]);
+        (rcode(&out) == "NOERROR" && out.contains("192.0.2.1")).then_some(())
+    });
+    assert!(flags(&lab.dig(&["www.example.org", "A"])).contains("aa"));
+    let mut s = s;
+    assert!(s.proc.alive());
+}
+
 // Every scenario above, as `dns_scenarios!(BACKEND, #[attrs]...)` for the test files of
 // each backend (`tests/e2e.rs`, `tests/hvt.rs`).
 testkit::scenario_list!(
@@ -369,5 +414,6 @@ testkit::scenario_list!(
         broken_zone_and_malformed_packets,
         nsd_secondary_transfers_from_us,
         secondary_transfers_from_nsd,
+        expired_secondary_answers_servfail,
     }
 );
