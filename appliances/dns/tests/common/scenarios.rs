@@ -463,7 +463,7 @@ pub fn rrl_limits_a_burst_from_one_source(backend: &Backend) {
     let s = lab.start(&[&lab.git_remote(), &format!("--ipv4-gateway={HOST}"), "--rrl=5/2"]);
     let (full, tc) = udp_burst(&lab, HOST, &query, BURST);
     let limited = BURST - full;
-    assert!(full >= 5 && full < BURST / 2, "{full} of {BURST} answered in full at 5/s");
+    assert!((5..BURST / 2).contains(&full), "{full} of {BURST} answered in full at 5/s");
     // Slip 2: every second limited response goes out truncated, the others are dropped.
     assert!(tc.abs_diff(limited / 2) <= 1, "{tc} truncated of {limited} limited");
     assert!(tc > 0 && tc < limited, "{tc} truncated of {limited} limited: none dropped");
