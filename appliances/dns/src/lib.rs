@@ -179,7 +179,10 @@ async fn serve(env: Env) -> AppResult {
     server.history = History::new(cfg.history);
     let (git, secondary) = if cfg.secondary {
         server.keys = std::sync::Arc::new(cfg.keys.clone());
-        (None, Some(RefCell::new(dns_core::secondary::Secondary::new(cfg.keys.primaries(), seed(&env), now()))))
+        let sec = dns_core::secondary::Secondary::new(cfg.keys.primaries(), seed(&env), now());
+        // Until its first transfer a zone is configured but not servable: SERVFAIL.
+        server.unavailable.extend(sec.zones().map(|z| z.to_lowercase()));
+        (None, Some(RefCell::new(sec)))
     } else {
         (Some(zones::GitSync::new(&stack, &cfg)?), None)
     };

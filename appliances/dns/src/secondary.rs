@@ -31,8 +31,10 @@ pub async fn run(shared: Rc<Shared>) {
                     platform::rt::spawn(transfer(shared.clone(), zone, primary, bytes));
                 }
                 Action::Expire { zone } => {
-                    log::warn!("secondary: zone {zone} expired; no longer served");
-                    shared.server.borrow_mut().zones.remove(&zone);
+                    log::warn!("secondary: zone {zone} expired; answering SERVFAIL until a transfer succeeds");
+                    let mut server = shared.server.borrow_mut();
+                    server.zones.remove(&zone);
+                    server.unavailable.insert(zone.to_lowercase());
                 }
             }
         }
@@ -66,6 +68,7 @@ async fn transfer(shared: Rc<Shared>, zone: Name, primary: std::net::SocketAddr,
     if let Some(new) = new {
         let new = Arc::new(new);
         log::info!("secondary: zone {zone} serial {} transferred from {primary}", new.serial());
+        shared.server.borrow_mut().unavailable.remove(&zone.to_lowercase());
         let old = shared.server.borrow_mut().zones.replace(new.clone());
         if let Some(old) = old {
             shared.server.borrow_mut().history.record(&old, &new);

@@ -330,8 +330,6 @@ fn update_scenario(seed: u64) -> u64 {
     let lab = Lab::new(seed);
     lab.world.run(async {
         // The secondary runs too: the primary NOTIFYs it after each update.
-        // (Without it, answers from the primary stall: netstack's UDP
-        // head-of-line blocking on an unresolved neighbour, the ignored test below.)
         let (stack, sock) = lab.start_pair(60).await;
         let before = lab.repo.branch("main").unwrap();
 
@@ -385,13 +383,10 @@ fn update_is_answered_after_the_push_to_the_remote() {
 }
 
 /// A primary whose secondary (an NS glue address and a transfer-key peer)
-/// is not on the network must still answer over UDP. It does not today:
-/// netstack's UDP socket is one smoltcp socket, and smoltcp keeps a
-/// datagram whose neighbour is unresolved at the head of the socket's send
-/// queue (ARPing for it every second, forever), so the NOTIFY to 10.0.0.3
-/// sent at boot holds back every answer queued behind it.
+/// is not on the network must still answer over UDP: the NOTIFY to 10.0.0.3
+/// sent at boot waits for an ARP answer that never comes, and must not hold
+/// back the answers queued behind it (netstack queues per destination).
 #[test]
-#[ignore = "netstack: UDP head-of-line blocking behind a datagram to an unresolved neighbour"]
 fn primary_answers_while_its_secondary_is_absent() {
     let lab = Lab::new(7);
     lab.world.run(async {

@@ -15,10 +15,12 @@ use platform::time::{self, Duration, Instant};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::socket::{Socket, dhcpv4, tcp};
 use smoltcp::time::Instant as SmolInstant;
-use smoltcp::wire::{IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address, Ipv4Cidr};
 
 use crate::Stats;
 use crate::device::{Class, Device, classify};
+use crate::probe;
+use crate::udp_out::UdpOut;
 
 /// Frames taken from the device per driver turn before other tasks (and the
 /// listener re-arming below) get a chance to run.
@@ -94,6 +96,9 @@ pub(crate) struct Inner {
     pub raws: Vec<Option<RawQueue>>,
     pub orphans: Vec<Orphan>,
     pub dhcp: Option<SocketHandle>,
+    /// UDP datagrams on their way out, queued per destination (see
+    /// [`crate::udp_out`]); their sockets live in a set ingress never sees.
+    pub udp_out: UdpOut,
     pub rng: u64,
     pub tune: Tunables,
     pub stats: Stats,
@@ -348,21 +353,47 @@ impl Inner {
                 break;
             }
         }
+        loop {
+            if self.iface.poll_egress(ts, &mut self.dev, &mut self.udp_out.sockets) == smoltcp::iface::PollResult::None
+            {
+                break;
+            }
+        }
+        for dst in self.udp_out.after_egress(now) {
+            self.probe_neighbour(net, dst);
+        }
         // Everything queued before this turn has been offered to the wire.
         self.dirty = false;
         self.collect_orphans(now);
 
-        let mut next = self.iface.poll_at(ts, &self.sockets).map(|at| {
+        let to_instant = |at: SmolInstant| {
             let micros = (at - ts).total_micros();
             if at <= ts { now } else { now + Duration::from_micros(micros) }
-        });
-        let housekeeping = !self.orphans.is_empty()
+        };
+        let mut next = self.iface.poll_at(ts, &self.sockets).map(to_instant);
+        if let Some(at) = self.iface.poll_at(ts, &self.udp_out.sockets).map(to_instant) {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+        let housekeeping = self.udp_out.busy()
+            || !self.orphans.is_empty()
             || self.listeners.iter().flatten().any(|l| !l.pending.is_empty() || !l.ready.is_empty());
         if housekeeping {
             let by = now + HOUSEKEEPING_PERIOD;
             next = Some(next.map_or(by, |n| n.min(by)));
         }
         Turn { more_input, next }
+    }
+
+    /// Sends our own ARP request or neighbour solicitation for the next hop
+    /// towards `dst` (see `probe`).
+    fn probe_neighbour(&mut self, net: &Rc<dyn Net>, dst: IpAddress) {
+        let Some(hop) = probe::next_hop(&self.iface, dst) else { return };
+        let mac = EthernetAddress(net.info().mac.0);
+        let Some(frame) = probe::request(&self.iface, mac, hop) else { return };
+        match net.send(&frame) {
+            Ok(()) => self.stats.tx_frames += 1,
+            Err(_) => self.stats.tx_errors += 1,
+        }
     }
 
     /// Offers the frame staged in `rx_buf[..len]` to raw sockets and smoltcp.

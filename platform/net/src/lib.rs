@@ -14,13 +14,18 @@
 //!   SYN, and queues established connections until `accept`;
 //! * ownership of closing connections: a dropped stream's socket stays in the
 //!   set until its FIN exchange (or RST) is done, then is freed;
-//! * raw frame access next to the stack (DHCP servers, firewalls).
+//! * raw frame access next to the stack (DHCP servers, firewalls);
+//! * UDP send queues per destination, so that a datagram whose neighbour
+//!   never answers ARP/NDP is dropped after a few seconds instead of holding
+//!   up the socket's other datagrams for ever (`udp_out`, `probe`).
 
 mod core;
 mod device;
+mod probe;
 mod raw;
 mod tcp;
 mod udp;
+mod udp_out;
 
 use std::cell::RefCell;
 
@@ -118,7 +123,16 @@ pub struct Stats {
     pub sockets: usize,
     /// Closed TCP connections still finishing their FIN/RST exchange.
     pub orphans: usize,
+    /// UDP datagrams dropped on the way out: their destination's neighbour
+    /// did not answer ARP/NDP in time, or its short queue was full.
+    pub udp_unresolved_dropped: u64,
+    /// Per-destination UDP send queues right now (bounded; see
+    /// [`UDP_MAX_QUEUES`]).
+    pub udp_queues: usize,
 }
+
+/// Most per-destination UDP send queues a stack keeps at once.
+pub const UDP_MAX_QUEUES: usize = udp_out::MAX_QUEUES;
 
 /// A handle for inspecting a running stack beside its [`Stack`].
 #[derive(Clone)]
@@ -134,6 +148,8 @@ impl StackHandle {
         s.tx_errors += inner.dev.tx_errors;
         s.sockets = inner.socket_count();
         s.orphans = inner.orphans.len();
+        s.udp_unresolved_dropped = inner.udp_out.dropped;
+        s.udp_queues = inner.udp_out.queue_count();
         s
     }
 }
@@ -181,6 +197,7 @@ pub fn new_stack_with_handle(net: Rc<dyn Net>, config: Config) -> io::Result<(St
         raws: Vec::new(),
         orphans: Vec::new(),
         dhcp: None,
+        udp_out: udp_out::UdpOut::new(),
         // Keep the port generator apart from smoltcp's own use of the seed.
         rng: config.seed ^ 0x6e65_7473_7461_636b,
         tune,

@@ -12,6 +12,7 @@ use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 use crate::core::Shared;
 use crate::listen_addr;
+use crate::udp_out::Sent;
 
 fn udp_port_in_use(sockets: &SocketSet<'static>, port: u16) -> bool {
     sockets.iter().any(|(_, s)| matches!(s, Socket::Udp(s) if s.endpoint().port == port))
@@ -35,8 +36,11 @@ pub(crate) fn bind(shared: &Rc<Shared>, addr: SocketAddr) -> io::Result<Box<dyn 
         return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("UDP port {port} is already bound")));
     }
     let t = &inner.tune;
-    let buffer = || udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; t.udp_packets], vec![0u8; t.udp_buffer]);
-    let mut socket = udp::Socket::new(buffer(), buffer());
+    let rx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; t.udp_packets], vec![0u8; t.udp_buffer]);
+    // Sending goes through the per-destination queues of `udp_out`; this
+    // socket only receives.
+    let tx = udp::PacketBuffer::new(Vec::new(), Vec::new());
+    let mut socket = udp::Socket::new(rx, tx);
     socket.bind(endpoint).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("bind {addr}: {e}")))?;
     let handle = inner.sockets.add(socket);
     Ok(Box::new(UdpSocket { shared: shared.clone(), handle, local: SocketAddr::new(addr.ip(), port) }))
@@ -80,25 +84,32 @@ impl UdpSocketBackend for UdpSocket {
                 format!("cannot send to {to}: it is this stack's own address (no loopback)"),
             )));
         }
-        let s = inner.sockets.get_mut::<udp::Socket>(self.handle);
-        if buf.len() > s.payload_send_capacity() {
+        let capacity = inner.tune.udp_buffer;
+        if buf.len() > capacity {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("datagram of {} bytes exceeds the send buffer", buf.len()),
             )));
         }
-        match s.send_slice(buf, IpEndpoint::from(to)) {
-            Ok(()) => {
+        let to_ep = IpEndpoint::from(to);
+        if to_ep.port == 0 || to_ep.addr.is_unspecified() {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot send to {to}"))));
+        }
+        // Each destination has its own queue (see `udp_out`), so a datagram
+        // to a neighbour that never answers ARP holds up no other.
+        let endpoint = inner.sockets.get::<udp::Socket>(self.handle).endpoint();
+        let packets = inner.tune.udp_packets;
+        match inner.udp_out.send(self.handle, endpoint, buf, to_ep, capacity, packets) {
+            // A dropped datagram is reported as sent, as a host stack does
+            // when its neighbour queue overflows: UDP promises no delivery.
+            Sent::Queued | Sent::Dropped => {
                 inner.notify();
                 Poll::Ready(Ok(buf.len()))
             }
-            Err(udp::SendError::BufferFull) => {
-                s.register_send_waker(cx.waker());
+            Sent::Full(queue) => {
+                inner.udp_out.sockets.get_mut::<udp::Socket>(queue).register_send_waker(cx.waker());
                 inner.notify();
                 Poll::Pending
-            }
-            Err(udp::SendError::Unaddressable) => {
-                Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot send to {to}"))))
             }
         }
     }
@@ -107,6 +118,8 @@ impl UdpSocketBackend for UdpSocket {
 impl Drop for UdpSocket {
     fn drop(&mut self) {
         // Datagrams still queued are lost, as on a closed host socket.
-        self.shared.inner.borrow_mut().sockets.remove(self.handle);
+        let mut inner = self.shared.inner.borrow_mut();
+        inner.udp_out.remove_owner(self.handle);
+        inner.sockets.remove(self.handle);
     }
 }

@@ -580,3 +580,101 @@ fn udp_to_our_own_address_fails_at_once() {
         socket.send_to(b"x", SocketAddr::new(V4_B.into(), 53)).await.unwrap();
     });
 }
+
+/// A datagram to an address whose ARP is never answered must not hold up
+/// datagrams to other destinations (Linux keeps a short queue per
+/// unresolved neighbour and drops it when resolution fails, ~3 s); and a
+/// flood to unresolvable addresses is bounded.
+#[test]
+fn udp_to_an_unresolvable_neighbour_does_not_block_others() {
+    run(|| async {
+        let p = pair();
+        let receiver = p.b.udp_bind(any(7000)).unwrap();
+        let sender = p.a.udp_bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 5300)).unwrap();
+        let nobody = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 99).into(), 7000);
+        let to_b = SocketAddr::new(V4_B.into(), 7000);
+        let start = time::now();
+
+        // First the dead end, then B, from the same socket.
+        sender.send_to(b"to nobody", nobody).await.unwrap();
+        for i in 0..20u8 {
+            sender.send_to(&[i; 64], to_b).await.unwrap();
+        }
+        let mut buf = [0u8; 2048];
+        for i in 0..20u8 {
+            let (n, from) = receiver.recv_from(&mut buf).await.unwrap();
+            assert_eq!(from.port(), 5300);
+            assert_eq!(&buf[..n], &[i; 64], "datagram {i} out of order or damaged");
+        }
+        // smoltcp rate-limits ARP requests stack-wide to one a second, so B
+        // may wait that long for its turn; never for the dead end's timeout.
+        let took = time::now().saturating_duration_since(start);
+        assert!(took < Duration::from_secs(2), "B's datagrams waited {took:?} behind the unresolved one");
+
+        // A flood to many unresolvable addresses (each gets a few datagrams)
+        // keeps a bounded number of queues, and B still gets through.
+        for round in 0..40u16 {
+            for host in 3..=254u8 {
+                let to = SocketAddr::new(Ipv4Addr::new(10, 0, 0, host).into(), 7000);
+                sender.send_to(&round.to_be_bytes(), to).await.unwrap();
+            }
+            let queues = p.a_handle.stats().udp_queues;
+            assert!(queues <= netstack::UDP_MAX_QUEUES, "{queues} queues after round {round}");
+            // Let the stack's driver run between rounds, as it does between
+            // a real sender's turns.
+            rt::yield_now().await;
+        }
+        sender.send_to(b"still here", to_b).await.unwrap();
+        let (n, _) = receiver.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"still here");
+        assert!(p.a_handle.stats().udp_unresolved_dropped > 0, "the flood was not bounded");
+
+        // After the resolution timeout nothing is left queued, and every
+        // datagram to an unresolvable address was dropped, none sent.
+        time::sleep(Duration::from_secs(6)).await;
+        let stats = p.a_handle.stats();
+        assert_eq!(stats.udp_queues, 0);
+        assert_eq!(stats.udp_unresolved_dropped, 1 + 40 * 252);
+        // B's neighbour entry is still good: a new datagram goes straight out.
+        let before = time::now();
+        sender.send_to(b"again", to_b).await.unwrap();
+        let (n, _) = receiver.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"again");
+        assert!(time::now().saturating_duration_since(before) < Duration::from_millis(100));
+    });
+}
+
+/// smoltcp rate-limits ARP/NDP requests for the whole interface (one a
+/// second, whichever socket asks first). A dead neighbour retried every
+/// second must not starve a live one: its datagrams are delivered, over
+/// IPv4 (ARP) and IPv6 (neighbour solicitation), and only the dead one's
+/// datagram is dropped, after the resolution timeout.
+#[test]
+fn udp_to_a_live_neighbour_is_not_starved_by_a_dead_one() {
+    run(|| async {
+        let p = pair();
+        let receiver = p.b.udp_bind(any(7000)).unwrap();
+        let sender = p.a.udp_bind(any(0)).unwrap();
+        let blocker = p.a.udp_bind(any(0)).unwrap();
+        for (round, (dead, live)) in [
+            (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 77)), IpAddr::V4(V4_B)),
+            (IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x77)), IpAddr::V6(V6_B)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            blocker.send_to(b"x", SocketAddr::new(dead, 9)).await.unwrap();
+            for i in 0..3u8 {
+                sender.send_to(&[i], SocketAddr::new(live, 7000)).await.unwrap();
+            }
+            let mut buf = [0u8; 16];
+            for i in 0..3u8 {
+                let (n, _) = receiver.recv_from(&mut buf).await.unwrap();
+                assert_eq!(&buf[..n], &[i], "to {live}");
+            }
+            assert_eq!(p.a_handle.stats().udp_unresolved_dropped, round as u64, "to {live}");
+            time::sleep(Duration::from_secs(5)).await;
+            assert_eq!(p.a_handle.stats().udp_unresolved_dropped, round as u64 + 1, "to {dead}");
+        }
+    });
+}

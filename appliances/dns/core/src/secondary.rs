@@ -15,8 +15,9 @@
 //!   and feed them all to [`Secondary::handle_transfer`], or call
 //!   [`Secondary::handle_transfer_failed`] on an I/O error or timeout),
 //!   [`Action::Expire`] (stop serving the zone: the expire time passed without a
-//!   successful refresh, RFC 1035 §4.3.5; the wiring removes it from the catalog until
-//!   a transfer succeeds). A deadline of [`Instant::ZERO`] means "due now".
+//!   successful refresh, RFC 1035 §4.3.5; the wiring stops serving it, answering
+//!   SERVFAIL as NSD does, until a transfer succeeds; an expired zone is transferred
+//!   again even when the primary's serial is unchanged). A deadline of [`Instant::ZERO`] means "due now".
 //! - [`Secondary::handle_notify`]`(now, zone)`: a signed NOTIFY was accepted →
 //!   transfer now (IXFR; the primary answers a single SOA if nothing changed).
 //! - [`Secondary::handle_transfer`]`(now, zone, messages) -> Option<Zone>`: the new
@@ -201,7 +202,10 @@ impl Secondary {
         let id = self.next_id();
         let z = &mut self.zones[i];
         z.transfer_now = false;
-        let current = z.zone.as_ref().and_then(|zone| zone.soa_record()).filter(|_| !z.force_axfr);
+        // An expired zone is fetched whole (AXFR): its data is no longer
+        // authoritative, and the wiring, which no longer serves it, cannot tell
+        // where an IXFR reply against it ends.
+        let current = z.zone.as_ref().and_then(|zone| zone.soa_record()).filter(|_| !z.force_axfr && !z.expired);
         let ixfr = current.is_some();
         let qtype = if ixfr { RecordType::IXFR } else { RecordType::AXFR };
         let raw = transfer::request(&z.cfg.zone, qtype, id, current);
@@ -251,7 +255,10 @@ impl Secondary {
         match (m.metadata.response_code, serial) {
             (ResponseCode::NoError, Some(s)) => {
                 let current = z.zone.as_ref().map(|zone| zone.serial());
-                if current.is_none_or(|c| serial::gt(s, c)) {
+                // An expired zone is no longer authoritative (RFC 1035 §4.3.5): the
+                // same serial is not enough, transfer it again so that
+                // `handle_transfer` hands it back.
+                if z.expired || current.is_none_or(|c| serial::gt(s, c)) {
                     z.transfer_now = true;
                 } else {
                     succeeded(z, now.mono);

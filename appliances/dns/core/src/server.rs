@@ -20,7 +20,8 @@
 //! - AXFR over UDP → NOTIMP; other AXFR and IXFR go to `xfr.rs` ([`Handled::Stream`]
 //!   over TCP); UPDATE goes to `update.rs` ([`Handled::Update`]), NOTIFY to
 //!   `notify.rs` ([`Handled::Notified`] when signed and allowed); zone not served →
-//!   REFUSED;
+//!   REFUSED; a zone we are configured for but cannot serve ([`Server::unavailable`]:
+//!   a secondary zone expired or not yet transferred) → SERVFAIL, as NSD;
 //! - a TSIG RR (RFC 8945) is verified against [`Server::keys`] with `tsig.rs`; a bad
 //!   one gets NOTAUTH with the TSIG error (§5.3.2), a good one a signed reply (§5.3),
 //!   with room for the signature kept when fitting the reply into UDP.
@@ -94,6 +95,11 @@ pub struct Server {
     pub keys: Arc<KeyStore>,
     /// Recent versions of each zone, for IXFR (`xfr.rs`); record every zone swap in it.
     pub history: xfr::History,
+    /// Zones we are configured for but cannot serve (a secondary zone not yet
+    /// transferred, or expired, RFC 1035 §4.3.5): queries in them get SERVFAIL,
+    /// as NSD answers, not REFUSED (which would tell resolvers we are not
+    /// authoritative at all).
+    pub unavailable: std::collections::BTreeSet<Name>,
 }
 
 impl std::fmt::Debug for Server {
@@ -123,7 +129,14 @@ struct Request {
 impl Server {
     pub fn new(zones: Zones, options: Options) -> Server {
         let rrl = Rrl::new(options.rrl.clone());
-        Server { zones, options, rrl, keys: Arc::new(KeyStore::new()), history: xfr::History::default() }
+        Server {
+            zones,
+            options,
+            rrl,
+            keys: Arc::new(KeyStore::new()),
+            history: xfr::History::default(),
+            unavailable: Default::default(),
+        }
     }
 
     /// Handles one request. Never panics, whatever the bytes.
@@ -240,6 +253,15 @@ impl Server {
         None
     }
 
+    /// Whether `qname` falls in an [`Server::unavailable`] zone rather than
+    /// in a served zone below it.
+    fn is_unavailable(&self, qname: &Name) -> bool {
+        let Some(closest) = self.unavailable.iter().filter(|u| u.zone_of(qname)).map(Name::num_labels).max() else {
+            return false;
+        };
+        self.zones.find(qname).is_none_or(|z| z.origin().num_labels() < closest)
+    }
+
     /// Answers a QUERY; a signed request gets a signed reply (RFC 8945 §5.3).
     fn query(&mut self, now: Now, src: SocketAddr, req: &Request, raw: &[u8]) -> Handled {
         let q = &req.msg.queries[0];
@@ -289,6 +311,10 @@ impl Server {
         if qtype == RecordType::AXFR && req.transport == Transport::Udp {
             // RFC 5936 §4.2: AXFR is TCP only; NSD answers NOTIMP.
             let meta = reply_meta(msg, ResponseCode::NotImp, false);
+            return Handled::Reply(self.encode(&meta, &msg.queries, msg, &[], limit).0);
+        }
+        if self.is_unavailable(q.name()) {
+            let meta = reply_meta(msg, ResponseCode::ServFail, false);
             return Handled::Reply(self.encode(&meta, &msg.queries, msg, &[], limit).0);
         }
         let dnssec_ok = msg.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);

@@ -161,6 +161,35 @@ fn refresh_notify_and_expire() {
     assert!(queries >= 8, "{queries} queries");
     assert!(s.zone(&origin).is_none());
     let _ = QUERY_TIMEOUT;
+
+    // 6. The primary is back with the same serial. The SOA check alone must not
+    //    leave the zone expired (it would never be served again): an expired zone
+    //    is transferred again (AXFR), and the transfer hands it back to the wiring.
+    let mut t = 520;
+    let zone = loop {
+        t = s.poll_timeout().unwrap().as_secs().max(t);
+        assert!(t < 700, "no transfer after the primary came back");
+        let acts = poll(&mut s, at(t));
+        let mut got = None;
+        for a in acts {
+            match a {
+                Action::QuerySoa { bytes, primary, .. } => {
+                    assert!(s.handle_soa_reply(at(t), primary, &p.soa(&bytes, at(t))));
+                }
+                Action::Transfer { bytes, .. } => {
+                    assert!(!is_ixfr(&bytes), "an expired zone is fetched whole");
+                    got = s.handle_transfer(at(t), &origin, &p.transfer(&bytes, at(t)));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        if let Some(z) = got {
+            break z;
+        }
+        t += 1;
+    };
+    assert_eq!(zone, *p.zone());
+    assert!(s.zone(&origin).is_some(), "served again");
 }
 
 #[test]

@@ -358,6 +358,122 @@ pub fn secondary_transfers_from_nsd(backend: &Backend) {
     assert_eq!(lab.short("chain.example.org", "A").lines().last(), Some("192.0.2.1"));
 }
 
+/// An expired secondary zone answers SERVFAIL, as NSD does (RFC 1035 §4.3.5: the
+/// data is no longer authoritative), not REFUSED; so does a zone not yet
+/// transferred. Once the primary is back, answers again. NSD is the primary; the
+/// zone's SOA has refresh 2 s, retry 1 s, expire 8 s.
+pub fn expired_secondary_answers_servfail(backend: &Backend) {
+    let lab = Lab::new(backend, "exp", &[("README", b"unused")]);
+    let key = ("10.53.0.1.10.53.0.2._transfer.example.org", TRANSFER_KEY.1);
+    std::fs::create_dir_all(lab.dir.0.join("nsd")).unwrap();
+    let zone_text = EXAMPLE_ORG.replace("1 3600 900 604800 300", "1 2 1 8 300");
+    assert_ne!(zone_text, EXAMPLE_ORG);
+    std::fs::write(lab.dir.0.join("nsd/example.org.zone"), zone_text).unwrap();
+    let nsd_zone = format!(
+        "zone:\n  name: example.org\n  zonefile: example.org.zone\n  provide-xfr: {SERVER} {k}\n  notify: {SERVER} {k}\n",
+        k = key.0
+    );
+    let keys = format!("--keys={}:sha256:{}", key.0, key.1);
+    let s = lab.start(&["--secondary", &keys]);
+    // No primary yet: configured, never transferred.
+    let out = lab.dig(&["www.example.org", "A"]);
+    assert_eq!(rcode(&out), "SERVFAIL", "{out}");
+    assert!(!flags(&out).contains("aa"), "{out}");
+    assert_eq!(rcode(&lab.dig(&["www.other.net", "A"])), "REFUSED", "a zone we are not configured for");
+
+    let nsd = start_nsd(&lab, key, &nsd_zone);
+    until("our secondary to transfer", || (lab.short("www.example.org", "A") == "192.0.2.1").then_some(()));
+    drop(nsd);
+    // Expire is 8 s after the last successful refresh (every 2 s).
+    let out = until("the zone to expire", || {
+        let out = lab.dig(&["www.example.org", "A"]);
+        (rcode(&out) == "SERVFAIL").then_some(out)
+    });
+    assert!(!flags(&out).contains("aa"), "{out}");
+    assert!(section(&out, "ANSWER").is_empty(), "{out}");
+    assert_eq!(rcode(&lab.dig(&["www.other.net", "A"])), "REFUSED");
+
+    let _nsd = start_nsd(&lab, key, &nsd_zone);
+    until("the zone to be served again", || {
+        let out = lab.dig(&["www.example.org", "A"]);
+        (rcode(&out) == "NOERROR" && out.contains("192.0.2.1")).then_some(())
+    });
+    assert!(flags(&lab.dig(&["www.example.org", "A"])).contains("aa"));
+    let mut s = s;
+    assert!(s.proc.alive());
+}
+
+/// `--refresh=N`: a commit pushed to the remote without a NOTIFY is served within
+/// about N seconds (polled with a deadline; no timing assertion beyond it).
+pub fn refresh_picks_up_a_push_without_notify(backend: &Backend) {
+    let lab = Lab::standard(backend, "rfr");
+    let _git = lab.git_daemon();
+    let _s = lab.start(&[&lab.git_remote(), "--refresh=2"]);
+    assert_eq!(lab.short("www.example.org", "A"), "192.0.2.1");
+    let current = lab.git(&["show", "main:example.org"]);
+    let edited = current.replace(" 1 3600 900", " 2 3600 900") + "\npolled.example.org. 300 IN A 192.0.2.42\n";
+    assert!(edited.contains(" 2 3600 900"), "serial not found in {current}");
+    git_support::push_with_git_cli(&lab.repo, "main", &[("example.org", edited.as_bytes())], "no notify");
+    until("the polled record", || (lab.short("polled.example.org", "A") == "192.0.2.42").then_some(()));
+    assert!(lab.short("example.org", "SOA").contains(" 2 3600 900"));
+}
+
+/// Sends `count` copies of `query` from `src` as fast as it can, then collects
+/// replies for a second: (full answers, TC=1 replies).
+fn udp_burst(lab: &Lab, src: &str, query: &[u8], count: usize) -> (usize, usize) {
+    lab.in_ns(|| {
+        let s = UdpSocket::bind((src, 0)).unwrap();
+        for _ in 0..count {
+            s.send_to(query, (SERVER, 53)).unwrap();
+        }
+        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let (mut full, mut tc) = (0, 0);
+        let mut buf = vec![0u8; 65535];
+        while let Ok(n) = s.recv(&mut buf) {
+            let m = Message::from_vec(&buf[..n]).expect("a reply parses");
+            if m.metadata.truncation {
+                assert!(m.answers.is_empty(), "a slipped reply carries no answer");
+                tc += 1;
+            } else {
+                assert_eq!(m.answers.len(), 1, "a full answer");
+                full += 1;
+            }
+        }
+        (full, tc)
+    })
+}
+
+/// `--rrl=RATE/SLIP`: a burst of identical queries from one client gets some
+/// replies dropped and every SLIP-th limited one sent truncated (TC=1); a client
+/// in another /24 is unaffected; with no `--rrl`, every query is answered.
+pub fn rrl_limits_a_burst_from_one_source(backend: &Backend) {
+    // A second client outside the server's /24 (RRL groups IPv4 clients by /24),
+    // reached through HOST as gateway.
+    const OTHER: &str = "10.54.0.1";
+    let lab = Lab::standard(backend, "rrl");
+    lab.ns.ip(&["addr", "add", &format!("{OTHER}/32"), "dev", "br0"]).unwrap();
+    let _git = lab.git_daemon();
+    let query = query_bytes("www.example.org.", RecordType::A);
+    const BURST: usize = 40;
+    {
+        let _s = lab.start(&[&lab.git_remote(), &format!("--ipv4-gateway={HOST}")]);
+        let (full, tc) = udp_burst(&lab, HOST, &query, BURST);
+        assert_eq!((full, tc), (BURST, 0), "rate limiting is off by default");
+    }
+    let s = lab.start(&[&lab.git_remote(), &format!("--ipv4-gateway={HOST}"), "--rrl=5/2"]);
+    let (full, tc) = udp_burst(&lab, HOST, &query, BURST);
+    let limited = BURST - full;
+    assert!((5..BURST / 2).contains(&full), "{full} of {BURST} answered in full at 5/s");
+    // Slip 2: every second limited response goes out truncated, the others are dropped.
+    assert!(tc.abs_diff(limited / 2) <= 1, "{tc} truncated of {limited} limited");
+    assert!(tc > 0 && tc < limited, "{tc} truncated of {limited} limited: none dropped");
+    // Another client block has its own account.
+    let (full, tc) = udp_burst(&lab, OTHER, &query, 3);
+    assert_eq!((full, tc), (3, 0), "a second source was limited");
+    let mut s = s;
+    assert!(s.proc.alive());
+}
+
 // Every scenario above, as `dns_scenarios!(BACKEND, #[attrs]...)` for the test files of
 // each backend (`tests/e2e.rs`, `tests/hvt.rs`).
 testkit::scenario_list!(
@@ -369,5 +485,8 @@ testkit::scenario_list!(
         broken_zone_and_malformed_packets,
         nsd_secondary_transfers_from_us,
         secondary_transfers_from_nsd,
+        expired_secondary_answers_servfail,
+        refresh_picks_up_a_push_without_notify,
+        rrl_limits_a_burst_from_one_source,
     }
 );
