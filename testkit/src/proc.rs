@@ -257,12 +257,7 @@ impl Run {
 /// what it printed, when it runs longer than `limit`.
 pub fn run_limited(cmd: &mut Command, limit: Duration) -> Run {
     use std::os::unix::process::ExitStatusExt;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut child = spawn_piped(cmd);
     let start = Instant::now();
     while child.try_wait().expect("wait for the child").is_none() {
         if start.elapsed() > limit {
@@ -283,4 +278,13 @@ pub fn run_limited(cmd: &mut Command, limit: Duration) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Starts `cmd` with no stdin and both outputs piped; panics naming it when it cannot.
+pub(crate) fn spawn_piped(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
 }

@@ -120,6 +120,12 @@ pub struct AttachError {
     pub error: String,
 }
 
+impl AttachError {
+    pub fn new(kind: &'static str, name: &str, error: impl std::fmt::Display) -> AttachError {
+        AttachError { kind, name: name.to_string(), error: error.to_string() }
+    }
+}
+
 /// What differs between backends in [`boot`]: where the console, entropy and devices
 /// come from, how `main` is run (clock, executor), and how the end is reported. The
 /// order of the calls is fixed by [`boot`].

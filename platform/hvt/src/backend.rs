@@ -328,10 +328,9 @@ impl Backend for HvtBackend {
     fn attach(&mut self, app: &'static Appliance, _args: &Args) -> Result<Attached, AttachError> {
         let mut attached = Attached::default();
         for d in app.devices {
-            let failed = |kind, error: String| AttachError { kind, name: d.name.to_string(), error };
             match d.kind {
                 DeviceKind::Net => {
-                    let dev = devices::Net::acquire(d.name).map_err(|e| failed("net", e.to_string()))?;
+                    let dev = devices::Net::acquire(d.name).map_err(|e| AttachError::new("net", d.name, e))?;
                     let ready =
                         Rc::new(Readiness { bit: dev.ready_bit(), maybe: Cell::new(true), waker: RefCell::new(None) });
                     let net = HvtNet { dev, ready: ready.clone() };
@@ -344,7 +343,7 @@ impl Backend for HvtBackend {
                     let dev = devices::Block::acquire(d.name)
                         .map_err(|e| e.to_string())
                         .and_then(|dev| HvtBlock::new(dev).map_err(|e| e.to_string()))
-                        .map_err(|e| failed("block", e))?;
+                        .map_err(|e| AttachError::new("block", d.name, e))?;
                     let info = dev.info();
                     self.shown
                         .push(format!("{}: block {} sectors of {} bytes", d.name, info.sectors, info.sector_size));

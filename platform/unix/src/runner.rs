@@ -230,21 +230,13 @@ impl Backend for UnixBackend {
         let target = app.name;
         let mut attached = Attached::default();
         for n in &self.devices.nets {
-            let net = tap_net(&n.tap, n.mac).map_err(|e| AttachError {
-                kind: "net",
-                name: n.name.clone(),
-                error: e.to_string(),
-            })?;
+            let net = tap_net(&n.tap, n.mac).map_err(|e| AttachError::new("net", &n.name, e))?;
             log::info!(target: target, "net {}: tap {} (mac {}, mtu {})", n.name, n.tap, net.info().mac, net.info().mtu);
             self.taps.push((n.name.clone(), n.tap.clone(), net.clone()));
             attached.nets.push((n.name.clone(), net));
         }
         for b in &self.devices.blocks {
-            let dev = file_block(&b.path, b.sector_size).map_err(|e| AttachError {
-                kind: "block",
-                name: b.name.clone(),
-                error: e.to_string(),
-            })?;
+            let dev = file_block(&b.path, b.sector_size).map_err(|e| AttachError::new("block", &b.name, e))?;
             let info = dev.info();
             log::info!(
                 target: target,

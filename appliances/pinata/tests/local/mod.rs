@@ -1,20 +1,10 @@
 //! The Piñata as a local process (`e2e`, `soak`): the built `pinata` binary on free
 //! unprivileged ports of 127.0.0.1, booted by testkit's unix harness.
 
+use pinata_core::Ports;
 use testkit::{Appliance, Backend, free_port};
 
 use crate::support::{Lines, curl_in, require_tools, unique_secret};
-
-/// The ports of a running Piñata.
-#[derive(Clone, Copy, Debug)]
-pub struct Ports {
-    pub server: u16,
-    pub connect_back: u16,
-    pub client: u16,
-    pub http: u16,
-    pub https: u16,
-    pub target: u16,
-}
 
 /// A running `pinata` process; killed on drop.
 pub struct Pinata {
@@ -40,7 +30,7 @@ impl Pinata {
             client: free_port(),
             http: free_port(),
             https: free_port(),
-            target,
+            connect_back_target: target,
         };
         let secret = unique_secret();
         let mut args = vec![
@@ -50,7 +40,7 @@ impl Pinata {
             format!("--client-port={}", ports.client),
             format!("--http-port={}", ports.http),
             format!("--https-port={}", ports.https),
-            format!("--connect-back-target-port={}", ports.target),
+            format!("--connect-back-target-port={}", ports.connect_back_target),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         if test {
