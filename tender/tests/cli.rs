@@ -1,9 +1,15 @@
 //! Command line and image validation: every rejection is a clear message and exit 1.
 //! These fail before an engine is chosen, so they need neither KVM nor the guests.
 
-mod common;
+use std::process::Command;
+use std::time::Duration;
 
-use common::*;
+use testkit::{Run, run_limited};
+
+/// Runs the tender with `args`, for at most 60 s.
+fn run(args: &[&str]) -> Run {
+    run_limited(Command::new(env!("CARGO_BIN_EXE_tender")).args(args), Duration::from_secs(60))
+}
 use tender::elf::{PF_R, PF_W, PF_X};
 use tender::synth::ImageBuilder;
 use testkit::TempFile;

@@ -6,9 +6,48 @@
 
 mod common;
 
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use common::*;
 use tender::synth::{self, ImageBuilder};
-use testkit::TempFile;
+use testkit::{Run, TempFile, run_limited};
+
+const TENDER: &str = env!("CARGO_BIN_EXE_tender");
+
+/// Runs `tender args...` with the extra environment `env`, for at most 60 s.
+fn run_with(tender: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_limited(Command::new(tender).args(args).envs(env.iter().copied()), Duration::from_secs(60))
+}
+
+fn run(args: &[&str]) -> Run {
+    run_with(TENDER, args, &[])
+}
+
+/// A tender built with the `test-hooks` feature (the seccomp kill hook), built once per
+/// test binary into `<target>/tender-test-hooks` so that it never replaces [`TENDER`].
+pub fn tender_with_test_hooks() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // TENDER is <target>/<profile>/tender.
+        let target = Path::new(TENDER).parent().and_then(Path::parent).expect("target dir").join("tender-test-hooks");
+        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["build", "--bin", "tender", "--features", "test-hooks", "--manifest-path"])
+            .arg(manifest_dir.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .expect("cannot run cargo to build the tender with test hooks");
+        assert!(
+            out.status.success(),
+            "building the tender with test-hooks failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("debug/tender").to_str().expect("UTF-8 path").to_string()
+    })
+}
 
 /// The same scenarios for each engine.
 macro_rules! engine_tests {
@@ -128,7 +167,6 @@ macro_rules! engine_tests {
                 setup();
                 let r = run_with(
                     tender_with_test_hooks(),
-                    &[],
                     &[ENGINE, guest("hello").to_str().unwrap()],
                     &[("TENDER_TEST_SECCOMP_KILL", "1")],
                 );
@@ -139,7 +177,8 @@ macro_rules! engine_tests {
             #[test]
             fn test_hook_is_absent_from_the_normal_build() {
                 setup();
-                let r = run_cmd(&[], &[ENGINE, guest("hello").to_str().unwrap()], &[("TENDER_TEST_SECCOMP_KILL", "1")]);
+                let r =
+                    run_with(TENDER, &[ENGINE, guest("hello").to_str().unwrap()], &[("TENDER_TEST_SECCOMP_KILL", "1")]);
                 assert_eq!(r.status, Some(0), "{}", r.describe());
                 assert!(r.stdout.contains("SUCCESS"), "{}", r.describe());
             }

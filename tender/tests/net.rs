@@ -9,6 +9,8 @@
 
 mod common;
 
+const TENDER: &str = env!("CARGO_BIN_EXE_tender");
+
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

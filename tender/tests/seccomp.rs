@@ -11,6 +11,8 @@
 
 mod common;
 
+const TENDER: &str = env!("CARGO_BIN_EXE_tender");
+
 use common::*;
 use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;

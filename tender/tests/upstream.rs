@@ -18,9 +18,12 @@
 
 mod common;
 
+const TENDER: &str = env!("CARGO_BIN_EXE_tender");
+
 use common::*;
 use std::path::PathBuf;
 use std::process::Command;
+use testkit::Run;
 use testkit::TempFile;
 
 fn solo5_dir() -> PathBuf {

@@ -33,7 +33,7 @@ pub mod wait;
 
 pub use boot::{Appliance, Backend, hvt};
 pub use netns::NetNs;
-pub use proc::{Lines, Proc};
+pub use proc::{Lines, Proc, Run, run_limited};
 pub use tmp::{TempDir, TempFile};
 pub use tool::{free_port, require_tool};
 pub use wait::{WAIT, until};

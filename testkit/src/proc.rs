@@ -234,3 +234,57 @@ impl Drop for Proc {
         self.kill();
     }
 }
+
+/// How a program run to its end by [`run_limited`] ended, with all it printed.
+pub struct Run {
+    pub status: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Status, signal and both outputs, for assertion messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "status={:?} signal={:?}\n--- stdout\n{}--- stderr\n{}",
+            self.status, self.signal, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` (no stdin, both outputs captured byte for byte) to its end. Panics, with
+/// what it printed, when it runs longer than `limit`.
+pub fn run_limited(cmd: &mut Command, limit: Duration) -> Run {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = spawn_piped(cmd);
+    let start = Instant::now();
+    while child.try_wait().expect("wait for the child").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait for the child");
+            panic!(
+                "{cmd:?} did not finish within {limit:?}\n--- stdout\n{}--- stderr\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().expect("wait for the child");
+    Run {
+        status: out.status.code(),
+        signal: out.status.signal(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Starts `cmd` with no stdin and both outputs piped; panics naming it when it cannot.
+pub(crate) fn spawn_piped(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
+}

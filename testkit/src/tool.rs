@@ -48,12 +48,7 @@ pub fn in_ns(ns: Option<&str>, program: &str) -> Command {
 /// Runs `cmd` to completion within `limit`; its stdout and stderr, joined by a
 /// newline. Panics, with what it printed, when it runs longer.
 pub fn run_output(cmd: &mut Command, limit: Duration) -> String {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut child = crate::proc::spawn_piped(cmd);
     let out = Lines::collect(child.stdout.take().expect("piped stdout"));
     let err = Lines::collect(child.stderr.take().expect("piped stderr"));
     let deadline = Instant::now() + limit;

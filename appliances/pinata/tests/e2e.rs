@@ -3,17 +3,38 @@
 //! Each test runs its own `pinata` process on free ports of 127.0.0.1 and
 //! waits for its "ready" line, never a fixed sleep.
 
+mod clients;
+mod local;
 mod support;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::thread;
 use std::time::Duration;
 
+use clients::*;
+use local::*;
 use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
 use support::*;
-use testkit::TempDir;
 use testkit::certs::{CertFiles, EXPIRED, VALID, ca as other_ca, self_signed_cert, signed_cert};
+use testkit::{TempDir, free_port};
+
+/// `openssl s_client` to 127.0.0.1:`port`, waiting for the server to close.
+fn s_client(port: u16, cert: Option<&CertFiles>, extra: &[&str]) -> String {
+    s_client_to(None, "127.0.0.1", port, cert, extra)
+}
+
+/// `openssl s_server` on 127.0.0.1:`port`, serving one connection.
+fn s_server(port: u16, cert: &CertFiles) -> SServer {
+    SServer::start_at(None, "127.0.0.1", port, cert)
+}
+
+/// Connects to 127.0.0.1:`a` and 127.0.0.1:`b` and copies bytes both ways until either
+/// closes.
+fn relay(a: u16, b: u16) -> thread::JoinHandle<()> {
+    relay_addrs(SocketAddr::from(([127, 0, 0, 1], a)), SocketAddr::from(([127, 0, 0, 1], b)))
+}
 
 /// A client certificate that does not chain to the Piñata CA gets nothing:
 /// none, self-signed, another CA's, one signed by a key claiming the Piñata
@@ -154,7 +175,7 @@ fn connect_back_to_self_signed_server_gets_nothing() {
     let dir = TempDir::new("cb-self");
     let target = free_port();
     let cert = self_signed_cert(&dir, "server", ServerAuth);
-    let server = SServer::start(target, &cert);
+    let server = s_server(target, &cert);
     let mut pinata = Pinata::start_with(false, target, &[]);
     trigger_connect_back(&pinata);
     let line = pinata.log.wait_for("connect-back failure", handshake_failed_on(pinata.ports.connect_back));
@@ -170,7 +191,7 @@ fn connect_back_to_test_ca_signed_server_gets_the_secret() {
     let dir = TempDir::new("cb-good");
     let target = free_port();
     let cert = signed_cert(&dir, "server", &test_ca(), ServerAuth, VALID);
-    let server = SServer::start(target, &cert);
+    let server = s_server(target, &cert);
     let mut pinata = Pinata::start_with(true, target, &[]);
     trigger_connect_back(&pinata);
     let secret = pinata.secret.clone();
@@ -186,7 +207,7 @@ fn connect_back_to_test_ca_signed_server_gets_the_secret() {
 fn client_port_against(test: bool, cert: impl Fn(&TempDir) -> CertFiles) -> (Pinata, SServer) {
     let dir = TempDir::new("client");
     let target = free_port();
-    let server = SServer::start(target, &cert(&dir));
+    let server = s_server(target, &cert(&dir));
     let pinata = Pinata::start(test);
     let relay = relay(pinata.ports.client, target);
     relay.join().unwrap();

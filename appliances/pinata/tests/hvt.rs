@@ -14,17 +14,17 @@
 //! Ignored by default because they need those artefacts; run them with
 //! `cargo test -p pinata --test hvt -- --ignored` after building them.
 
+mod clients;
 mod support;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 
+use clients::*;
 use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
 use support::*;
-use testkit::TempDir;
 use testkit::certs::{CertFiles, EXPIRED, VALID, ca as other_ca, self_signed_cert, signed_cert};
-use testkit::{NetNs, hvt};
+use testkit::{Appliance, Backend, NetNs, TempDir};
 
 /// The guest's address and the namespace's side of the tap.
 const GUEST: &str = "10.79.0.2";
@@ -38,50 +38,35 @@ const TARGET: u16 = 40001;
 /// The Piñata image running under the tender in its own namespace; killed on
 /// drop, then the namespace is deleted.
 struct HvtPinata {
-    child: Child,
+    app: Appliance,
+    /// Its console (stdout and stderr).
     log: Lines,
-    errors: Lines,
     secret: String,
     ns: NetNs,
 }
 
 impl HvtPinata {
-    /// Boots the image (with `--test` if `test`) and waits for its ready line.
+    /// Boots the image (with `--test` if `test`) and waits for its ready line and the
+    /// hvt boot line.
     fn boot(test: bool, extra: &[&str]) -> HvtPinata {
         require_tools();
-        let (image, tender) = (hvt::image("pinata", "HVT_PINATA_IMAGE"), hvt::tender());
+        let backend = Backend::hvt("pinata");
         let ns = NetNs::unique("pin-hvt").expect("the hvt tests need root and iproute2");
         ns.ip(&["tuntap", "add", "tap0", "mode", "tap"]).unwrap();
         ns.ip(&["addr", "add", &format!("{HOST}/24"), "dev", "tap0"]).unwrap();
         ns.ip(&["link", "set", "tap0", "up"]).unwrap();
         ns.ip(&["link", "set", "lo", "up"]).unwrap();
         let secret = unique_secret();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns.name()])
-            .arg(tender)
-            .args(["--engine=process", "--mem=32", "--net:service=tap0", "--"])
-            .arg(image)
-            .arg(format!("--ipv4={GUEST}/24"))
-            .arg(format!("--secret={secret}"))
-            .args(extra);
+        let mut args = vec![format!("--ipv4={GUEST}/24"), format!("--secret={secret}")];
+        args.extend(extra.iter().map(|a| a.to_string()));
         if test {
-            cmd.arg("--test");
+            args.push("--test".into());
         }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start tender");
-        let log = Lines::collect(child.stdout.take().unwrap());
-        let errors = Lines::collect(child.stderr.take().unwrap());
-        if let Err(why) = log.try_wait_for_nth(1, WAIT, |l| l.contains(" ready: ")) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the Piñata image did not get ready ({why}):\n{}\n{}", log.text(), errors.text());
-        }
-        assert!(log.text().contains("starting on hvt"), "no hvt boot line:\n{}", log.text());
-        HvtPinata { child, log, errors, secret, ns }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let cmd = backend.command(Some(&ns), &["--mem=32"], &["--net:service=tap0"], &args);
+        let app = Appliance::boot(&backend, cmd, "pinata.hvt", "the ready line", |l| l.contains(" ready: "));
+        let log = app.proc.lines.clone();
+        HvtPinata { app, log, secret, ns }
     }
 
     fn ns(&self) -> Option<&str> {
@@ -102,19 +87,13 @@ impl HvtPinata {
 
     /// Asserts the guest still runs and the secret never reached its console.
     fn check(&mut self) {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "the guest stopped:\n{}\n{}",
-            self.log.text(),
-            self.errors.text()
-        );
+        assert!(self.app.alive(), "the guest stopped:\n{}", self.log.text());
         self.assert_secret_not_logged();
     }
 
     fn assert_secret_not_logged(&self) {
-        for text in [self.log.text(), self.errors.text()] {
-            assert!(!text.contains(&self.secret), "the secret appeared on the console:\n{text}");
-        }
+        let text = self.log.text();
+        assert!(!text.contains(&self.secret), "the secret appeared on the console:\n{text}");
     }
 
     /// Connects to the connect-back port and waits for the Piñata to close.
@@ -132,8 +111,7 @@ impl HvtPinata {
 
 impl Drop for HvtPinata {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.app.kill();
         if !std::thread::panicking() {
             self.assert_secret_not_logged();
         }

@@ -102,10 +102,118 @@ pub fn parse_boot_args(app: &Appliance, argv: &[String]) -> Boot {
 /// Builds the IP stack of a named net device; supplied by the backend.
 pub type StackFactory = Box<dyn Fn(&str) -> io::Result<Stack>>;
 
-// The boot path every backend follows, between its own device code:
-//   parse_boot_args → install the logger → attach devices (failure: `attach_failed`)
-//   → `Attached::into_env` with the backend's `StackFactory` (netstack settings from
-//   `stack_settings`) → run `main` → `finish` (log and exit status).
+/// How a boot ends before `main` runs: `--help`, a bad argument, a device that could
+/// not be attached.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EarlyExit {
+    /// What the backend shows the user; `None` when it has been logged already.
+    pub message: Option<String>,
+    pub status: u8,
+}
+
+/// A device a backend could not attach (see [`attach_failed`]).
+#[derive(Debug)]
+pub struct AttachError {
+    /// "net" or "block".
+    pub kind: &'static str,
+    pub name: String,
+    pub error: String,
+}
+
+impl AttachError {
+    pub fn new(kind: &'static str, name: &str, error: impl std::fmt::Display) -> AttachError {
+        AttachError { kind, name: name.to_string(), error: error.to_string() }
+    }
+}
+
+/// What differs between backends in [`boot`]: where the console, entropy and devices
+/// come from, how `main` is run (clock, executor), and how the end is reported. The
+/// order of the calls is fixed by [`boot`].
+pub trait Backend {
+    /// What a boot yields: an exit status on unix and hvt, a task's result on sim.
+    type Outcome;
+
+    /// Takes the backend's own arguments (unix `--net:`/`--block:`) out of `argv`, or
+    /// checks what the host handed over (the hvt manifest); the rest are boot arguments.
+    fn backend_args(&mut self, _app: &'static Appliance, argv: &[String]) -> Result<Vec<String>, EarlyExit> {
+        Ok(argv.to_vec())
+    }
+    /// Ends the boot before `main`: shows `exit.message` (when given) and reports
+    /// `exit.status`.
+    fn exit_early(self, app: &'static Appliance, exit: EarlyExit) -> Self::Outcome;
+    /// A check of the parsed arguments before anything is attached (sim: the IP
+    /// configuration of its default stack); `Err` ends the boot with that outcome.
+    fn check_args(&mut self, _app: &'static Appliance, _args: &Args) -> Result<(), Self::Outcome> {
+        Ok(())
+    }
+    fn console(&self) -> Rc<dyn Console>;
+    fn entropy(&self) -> Rc<dyn Entropy>;
+    /// Routes `log` output to `console` with `filter`.
+    fn install_logger(&mut self, console: Rc<dyn Console>, filter: LogFilter) {
+        crate::console::install_logger(console, filter)
+    }
+    /// Attaches the appliance's devices.
+    fn attach(&mut self, app: &'static Appliance, args: &Args) -> Result<Attached, AttachError>;
+    /// What the start line says after "starting on" (backend name and devices), or
+    /// `None` for no start line.
+    fn describe(&self, app: &'static Appliance, args: &Args) -> Option<String>;
+    /// How [`Env::stack_on`] builds the stack of each net device.
+    fn stack_factory(
+        &mut self,
+        app: &'static Appliance,
+        args: &Args,
+        entropy: Rc<dyn Entropy>,
+        attached: &Attached,
+    ) -> StackFactory;
+    /// The device [`Env::stack`] uses; `None`: `service`.
+    fn default_net(&self) -> Option<String> {
+        None
+    }
+    /// Runs `(app.main)(env)` to its end on the backend's clock and executor and
+    /// reports how it ended (usually through [`finish`]).
+    fn run_main(self, app: &'static Appliance, env: Env) -> Self::Outcome;
+}
+
+/// The one boot path of every backend: backend arguments → boot arguments (`--help`,
+/// usage errors: [`Backend::exit_early`]) → logger → devices (failure:
+/// [`attach_failed`]) → start line → [`Env`] with the backend's stacks → `main`.
+pub fn boot<B: Backend>(app: &'static Appliance, mut backend: B, argv: &[String]) -> B::Outcome {
+    let boot_args = match backend.backend_args(app, argv) {
+        Ok(rest) => rest,
+        Err(exit) => return backend.exit_early(app, exit),
+    };
+    let (args, log_filter) = match parse_boot_args(app, &boot_args) {
+        Boot::Exit { message, status } => return backend.exit_early(app, EarlyExit { message: Some(message), status }),
+        Boot::Run { args, log_filter } => (args, log_filter),
+    };
+    if let Err(outcome) = backend.check_args(app, &args) {
+        return outcome;
+    }
+    let console = backend.console();
+    backend.install_logger(console.clone(), log_filter);
+    let entropy = backend.entropy();
+    let attached = match backend.attach(app, &args) {
+        Ok(attached) => attached,
+        Err(e) => {
+            let status = attach_failed(app, e.kind, &e.name, &e.error);
+            return backend.exit_early(app, EarlyExit { message: None, status });
+        }
+    };
+    if let Some(on) = backend.describe(app, &args) {
+        let instance = args.get("name").map(|n| format!(" ({n})")).unwrap_or_default();
+        log::info!(
+            target: app.name,
+            "{}{instance} {} starting on {on}; entropy {}",
+            app.name,
+            app.version,
+            entropy.source()
+        );
+    }
+    let factory = backend.stack_factory(app, &args, entropy.clone(), &attached);
+    let default_net = backend.default_net();
+    let env = attached.into_env(args, console, entropy, factory, default_net.as_deref());
+    backend.run_main(app, env)
+}
 
 /// The devices a backend attached, as trait objects, by their declared names.
 #[derive(Default)]

@@ -28,17 +28,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hvt_abi::DeviceType;
 use platform::appliance::{
-    Attached, Boot, FAILURE_EXIT, StackFactory, attach_failed, finish, parse_boot_args, stack_settings,
+    AttachError, Attached, Backend, EarlyExit, FAILURE_EXIT, StackFactory, boot, finish, stack_settings,
 };
 use platform::args::Args;
 use platform::block::{Block, BlockError, BlockInfo, check_range};
-use platform::console::{Console, LogFilter, install_logger};
+use platform::console::Console;
 use platform::entropy::Entropy;
 use platform::executor::{Executor, Park};
 use platform::net::{MacAddr, Net, NetInfo};
 use platform::rt::{self, LocalBoxFuture, Runtime};
 use platform::time::Instant;
-use platform::{Appliance, DeviceKind};
+use platform::{Appliance, DeviceKind, Env};
 
 use crate::devices::{self, Error as DevError};
 use crate::{hypercall, random, time};
@@ -282,80 +282,105 @@ pub fn run(app: &'static Appliance) -> ExitCode {
 
 /// Like [`run`] with explicit arguments (without the program name).
 pub fn run_with_args(app: &'static Appliance, argv: Vec<String>) -> u8 {
-    let declared = match devices::manifest().ok_or_else(|| "the tender passed no valid manifest".to_string()) {
-        Ok(m) => manifest_devices(&m),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = declared.and_then(|m| check_manifest(app, &m)) {
-        println!("{}: error: {e}", app.name);
-        return FAILURE_EXIT;
-    }
-    match parse_boot_args(app, &argv) {
-        Boot::Exit { message, status } => {
-            println!("{message}");
-            status
-        }
-        Boot::Run { args, log_filter } => boot(app, args, log_filter),
-    }
+    boot(app, HvtBackend::default(), &argv)
 }
 
-fn boot(app: &'static Appliance, args: Args, log_filter: LogFilter) -> u8 {
-    let console: Rc<dyn Console> = Rc::new(PutsConsole);
-    install_logger(console.clone(), log_filter);
-    let entropy: Rc<dyn Entropy> = Rc::new(HvtEntropy);
-    let target = app.name;
+/// The hvt side of [`boot`]: devices from the tender's manifest, the shared executor
+/// parked in POLL for `main`.
+#[derive(Default)]
+struct HvtBackend {
+    /// Readiness of each attached net device, for [`HvtPark`].
+    readiness: Vec<Rc<Readiness>>,
+    /// One "name: kind details" entry per attached device, for the start line.
+    shown: Vec<String>,
+}
 
-    let mut attached = Attached::default();
-    let mut readiness = Vec::new();
-    let mut shown = Vec::new();
-    for d in app.devices {
-        match d.kind {
-            DeviceKind::Net => match devices::Net::acquire(d.name) {
-                Ok(dev) => {
+impl Backend for HvtBackend {
+    type Outcome = u8;
+
+    /// The image must declare what the appliance declares; the tender passed the note.
+    fn backend_args(&mut self, app: &'static Appliance, argv: &[String]) -> Result<Vec<String>, EarlyExit> {
+        let declared = match devices::manifest().ok_or_else(|| "the tender passed no valid manifest".to_string()) {
+            Ok(m) => manifest_devices(&m),
+            Err(e) => Err(e),
+        };
+        match declared.and_then(|m| check_manifest(app, &m)) {
+            Ok(()) => Ok(argv.to_vec()),
+            Err(e) => Err(EarlyExit { message: Some(format!("{}: error: {e}", app.name)), status: FAILURE_EXIT }),
+        }
+    }
+
+    fn exit_early(self, _app: &'static Appliance, exit: EarlyExit) -> u8 {
+        if let Some(message) = exit.message {
+            println!("{message}");
+        }
+        exit.status
+    }
+
+    fn console(&self) -> Rc<dyn Console> {
+        Rc::new(PutsConsole)
+    }
+
+    fn entropy(&self) -> Rc<dyn Entropy> {
+        Rc::new(HvtEntropy)
+    }
+
+    fn attach(&mut self, app: &'static Appliance, _args: &Args) -> Result<Attached, AttachError> {
+        let mut attached = Attached::default();
+        for d in app.devices {
+            match d.kind {
+                DeviceKind::Net => {
+                    let dev = devices::Net::acquire(d.name).map_err(|e| AttachError::new("net", d.name, e))?;
                     let ready =
                         Rc::new(Readiness { bit: dev.ready_bit(), maybe: Cell::new(true), waker: RefCell::new(None) });
                     let net = HvtNet { dev, ready: ready.clone() };
                     let info = net.info();
-                    shown.push(format!("{}: net mac {} mtu {}", d.name, info.mac, info.mtu));
-                    readiness.push(ready);
+                    self.shown.push(format!("{}: net mac {} mtu {}", d.name, info.mac, info.mtu));
+                    self.readiness.push(ready);
                     attached.nets.push((d.name.to_string(), Rc::new(net)));
                 }
-                Err(e) => return attach_failed(app, "net", d.name, &e),
-            },
-            DeviceKind::Block => match devices::Block::acquire(d.name)
-                .map_err(|e| e.to_string())
-                .and_then(|dev| HvtBlock::new(dev).map_err(|e| e.to_string()))
-            {
-                Ok(dev) => {
+                DeviceKind::Block => {
+                    let dev = devices::Block::acquire(d.name)
+                        .map_err(|e| e.to_string())
+                        .and_then(|dev| HvtBlock::new(dev).map_err(|e| e.to_string()))
+                        .map_err(|e| AttachError::new("block", d.name, e))?;
                     let info = dev.info();
-                    shown.push(format!("{}: block {} sectors of {} bytes", d.name, info.sectors, info.sector_size));
+                    self.shown
+                        .push(format!("{}: block {} sectors of {} bytes", d.name, info.sectors, info.sector_size));
                     attached.blocks.push((d.name.to_string(), Rc::new(dev)));
                 }
-                Err(e) => return attach_failed(app, "block", d.name, &e),
-            },
+            }
         }
+        Ok(attached)
     }
-    let (heap_total, _) = crate::heap::stats();
-    let instance = args.get("name").map(|n| format!(" ({n})")).unwrap_or_default();
-    let devices = if shown.is_empty() { "none".to_string() } else { shown.join(", ") };
-    log::info!(
-        target: target,
-        "{}{instance} {} starting on hvt; memory {} MiB (heap {} MiB); devices {devices}; entropy {}",
-        app.name,
-        app.version,
-        crate::boot_info().mem_size >> 20,
-        heap_total >> 20,
-        entropy.source()
-    );
 
-    let factory = stack_factory(attached.nets.clone(), args.clone(), entropy.clone());
-    let env = attached.into_env(args, console, entropy, factory, None);
+    fn describe(&self, _app: &'static Appliance, _args: &Args) -> Option<String> {
+        let (heap_total, _) = crate::heap::stats();
+        let devices = if self.shown.is_empty() { "none".to_string() } else { self.shown.join(", ") };
+        Some(format!(
+            "hvt; memory {} MiB (heap {} MiB); devices {devices}",
+            crate::boot_info().mem_size >> 20,
+            heap_total >> 20
+        ))
+    }
 
-    let executor = Executor::new();
-    let runtime = Rc::new(HvtRuntime { executor: executor.clone() });
-    let mut park = HvtPark { nets: readiness };
-    let outcome = rt::enter(runtime, || executor.block_on((app.main)(env), &mut park));
-    finish(app, outcome)
+    fn stack_factory(
+        &mut self,
+        _app: &'static Appliance,
+        args: &Args,
+        entropy: Rc<dyn Entropy>,
+        attached: &Attached,
+    ) -> StackFactory {
+        stack_factory(attached.nets.clone(), args.clone(), entropy)
+    }
+
+    fn run_main(self, app: &'static Appliance, env: Env) -> u8 {
+        let executor = Executor::new();
+        let runtime = Rc::new(HvtRuntime { executor: executor.clone() });
+        let mut park = HvtPark { nets: self.readiness };
+        let outcome = rt::enter(runtime, || executor.block_on((app.main)(env), &mut park));
+        finish(app, outcome)
+    }
 }
 
 /// netstack over each declared net device, configured from the standard arguments.

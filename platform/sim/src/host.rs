@@ -6,12 +6,12 @@ use std::io;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use platform::appliance::{Appliance, Attached, Boot, StackFactory, parse_boot_args};
+use platform::appliance::{Appliance, AttachError, Attached, Backend, EarlyExit, StackFactory, boot};
 use platform::args::{self, Args, NetConfig, Parsed};
-use platform::console::Console;
+use platform::console::{Console, LogFilter};
 use platform::entropy::Entropy;
 use platform::net::{MacAddr, Net, NetInfo};
-use platform::rt::JoinHandle;
+use platform::rt::{JoinHandle, LocalBoxFuture};
 use platform::stack::Stack;
 use platform::time::Instant;
 use platform::{DeviceKind, Env};
@@ -209,36 +209,70 @@ impl Host {
     /// and yields `Ok(())`.
     pub fn run_appliance(&self, app: &'static Appliance, argv: &[&str]) -> JoinHandle<Result<(), String>> {
         let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-        let env = self.boot(app, &argv);
-        self.spawn(async move {
-            match env {
-                Err(e) => Err(e),
-                Ok(None) => Ok(()),
-                Ok(Some(env)) => (app.main)(env).await.map_err(|e| format!("{}: {e}", app.name)),
-            }
-        })
+        let backend = SimBackend { host: self.clone(), ip: None, nets: Vec::new(), default_net: String::new() };
+        self.spawn(boot(app, backend, &argv))
+    }
+}
+
+/// The sim side of [`boot`]: the host's devices, `main` as a task of the host whose
+/// handle yields `Err(message)` for a usage error or an error of `main`.
+struct SimBackend {
+    host: Host,
+    /// The IP configuration of the default stack, from the boot arguments.
+    ip: Option<NetConfig>,
+    /// `(name, port)` of each attached net device.
+    nets: Vec<(String, usize)>,
+    default_net: String,
+}
+
+impl Backend for SimBackend {
+    type Outcome = LocalBoxFuture<'static, Result<(), String>>;
+
+    fn exit_early(self, _app: &'static Appliance, exit: EarlyExit) -> Self::Outcome {
+        let console = self.host.console();
+        let message = exit.message.unwrap_or_default();
+        for line in message.lines() {
+            console.write_line(line);
+        }
+        let result = if exit.status == 0 { Ok(()) } else { Err(format!("exit status {}: {message}", exit.status)) };
+        Box::pin(std::future::ready(result))
     }
 
-    fn boot(&self, app: &'static Appliance, argv: &[String]) -> Result<Option<Env>, String> {
-        let console = self.console();
-        let (args, filter) = match parse_boot_args(app, argv) {
-            Boot::Exit { message, status } => {
-                for line in message.lines() {
-                    console.write_line(line);
-                }
-                return if status == 0 { Ok(None) } else { Err(format!("exit status {status}: {message}")) };
+    /// The default stack's IP configuration is read before anything else, as a usage
+    /// error (unix and hvt find a bad one when the stack is first built).
+    fn check_args(&mut self, app: &'static Appliance, args: &Args) -> Result<(), Self::Outcome> {
+        match NetConfig::from_args(args) {
+            Ok(ip) => {
+                self.ip = Some(ip);
+                Ok(())
             }
-            Boot::Run { args, log_filter } => (args, log_filter),
-        };
-        let ip =
-            NetConfig::from_args(&args).map_err(|e| format!("exit status {}: {}: {e}", args::USAGE_EXIT, app.name))?;
-        self.shared.st.borrow_mut().hosts[self.idx].logger = Some(filter);
+            Err(e) => {
+                let message = format!("exit status {}: {}: {e}", args::USAGE_EXIT, app.name);
+                Err(Box::pin(std::future::ready(Err(message))))
+            }
+        }
+    }
 
+    fn console(&self) -> Rc<dyn Console> {
+        self.host.console()
+    }
+
+    fn entropy(&self) -> Rc<dyn Entropy> {
+        self.host.entropy()
+    }
+
+    /// The world's logger routes each host's lines to its console with its filter.
+    fn install_logger(&mut self, _console: Rc<dyn Console>, filter: LogFilter) {
+        self.host.shared.st.borrow_mut().hosts[self.host.idx].logger = Some(filter);
+    }
+
+    fn attach(&mut self, app: &'static Appliance, _args: &Args) -> Result<Attached, AttachError> {
+        let host = &self.host;
         // Net devices: declared names first, then the host's other devices.
-        let host_nets = self.net_names();
+        let host_nets = host.net_names();
         let mut nets: Vec<(String, usize)> = Vec::new();
         for (i, dev) in app.devices.iter().filter(|d| d.kind == DeviceKind::Net).enumerate() {
-            let port = self.port_named(dev.name).or_else(|| (i == 0).then(|| self.port_named(&host_nets[0])).flatten());
+            let port = host.port_named(dev.name).or_else(|| (i == 0).then(|| host.port_named(&host_nets[0])).flatten());
             if let Some(p) = port {
                 nets.push((dev.name.to_string(), p));
             }
@@ -250,39 +284,63 @@ impl Host {
             .map(|d| d.name.to_string())
             .unwrap_or_else(|| "service".into());
         if nets.is_empty() {
-            nets.push((default_net.clone(), self.port_named(&host_nets[0]).expect("every host has a net")));
+            nets.push((default_net.clone(), host.port_named(&host_nets[0]).expect("every host has a net")));
         }
         for name in &host_nets {
-            let port = self.port_named(name).expect("listed");
+            let port = host.port_named(name).expect("listed");
             if nets.iter().all(|(n, p)| n != name && *p != port) {
                 nets.push((name.clone(), port));
             }
         }
 
-        let host = self.clone();
-        let factory_nets = nets.clone();
-        let factory_default = default_net.clone();
-        let factory: StackFactory = Box::new(move |name: &str| {
-            let port = factory_nets.iter().find(|(n, _)| n == name).map(|(_, p)| *p).ok_or_else(|| {
+        let mut attached = Attached::default();
+        for (name, port) in &nets {
+            attached.nets.push((name.clone(), Rc::new(SimNet { shared: host.shared.clone(), port: *port })));
+        }
+        let blocks = host.shared.st.borrow().hosts[host.idx].blocks.clone();
+        for blk in blocks {
+            attached.blocks.push((blk.name().to_string(), blk));
+        }
+        self.nets = nets;
+        self.default_net = default_net;
+        Ok(attached)
+    }
+
+    /// No start line: simulated hosts' consoles hold the appliance's own lines only.
+    fn describe(&self, _app: &'static Appliance, _args: &Args) -> Option<String> {
+        None
+    }
+
+    fn stack_factory(
+        &mut self,
+        _app: &'static Appliance,
+        _args: &Args,
+        _entropy: Rc<dyn Entropy>,
+        _attached: &Attached,
+    ) -> StackFactory {
+        let host = self.host.clone();
+        let nets = std::mem::take(&mut self.nets);
+        let default_net = self.default_net.clone();
+        let ip = self.ip.take().expect("check_args ran");
+        Box::new(move |name: &str| {
+            let port = nets.iter().find(|(n, _)| n == name).map(|(_, p)| *p).ok_or_else(|| {
                 io::Error::new(io::ErrorKind::NotFound, format!("no net device named '{name}' is attached"))
             })?;
-            let cfg = if name == factory_default {
+            let cfg = if name == default_net {
                 ip.clone()
             } else {
                 NetConfig { ipv4: None, ipv4_gateway: None, ipv6: None, ipv6_gateway: None, dhcp: false }
             };
             host.build_stack(port, cfg, name)
-        });
-        let entropy: Rc<dyn Entropy> = self.entropy();
-        let mut attached = Attached::default();
-        for (name, port) in nets {
-            attached.nets.push((name, Rc::new(SimNet { shared: self.shared.clone(), port })));
-        }
-        let blocks = self.shared.st.borrow().hosts[self.idx].blocks.clone();
-        for blk in blocks {
-            attached.blocks.push((blk.name().to_string(), blk));
-        }
-        Ok(Some(attached.into_env(args, console, entropy, factory, Some(&default_net))))
+        })
+    }
+
+    fn default_net(&self) -> Option<String> {
+        Some(self.default_net.clone())
+    }
+
+    fn run_main(self, app: &'static Appliance, env: Env) -> Self::Outcome {
+        Box::pin(async move { (app.main)(env).await.map_err(|e| format!("{}: {e}", app.name)) })
     }
 }
 

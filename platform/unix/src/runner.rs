@@ -17,12 +17,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use platform::appliance::{Attached, Boot, StackFactory, attach_failed, finish, parse_boot_args, stack_settings};
+use platform::appliance::{AttachError, Attached, Backend, EarlyExit, StackFactory, boot, finish, stack_settings};
 use platform::args::{Args, USAGE_EXIT};
-use platform::console::{Console, LogFilter, install_logger};
+use platform::console::Console;
 use platform::entropy::Entropy;
 use platform::net::{MacAddr, Net};
-use platform::{Appliance, Device, DeviceKind};
+use platform::rt::LocalBoxFuture;
+use platform::{Appliance, Device, DeviceKind, Env};
 
 use crate::devices::{DEFAULT_SECTOR_SIZE, GetrandomEntropy, StdoutConsole, file_block};
 use crate::host::host_stack;
@@ -186,96 +187,113 @@ pub fn run(app: &'static Appliance) -> ExitCode {
 /// status: 0 on success, [`USAGE_EXIT`] for a bad argument, [`FAILURE_EXIT`](platform::appliance::FAILURE_EXIT)
 /// when a device cannot be attached, `main` fails, or SIGINT/SIGTERM arrives.
 pub fn run_with_args(app: &'static Appliance, argv: Vec<String>) -> u8 {
-    let (devices, boot_args) = match split_device_args(app.devices, &argv) {
-        Ok(split) => split,
-        Err(msg) => {
-            eprintln!("{}: {msg}", app.name);
-            return USAGE_EXIT;
-        }
-    };
-    match parse_boot_args(app, &boot_args) {
-        Boot::Exit { message, status: 0 } => {
-            println!("{message}\n{}", device_help(app));
-            0
-        }
-        Boot::Exit { message, status } => {
-            eprintln!("{message}");
-            status
-        }
-        Boot::Run { args, log_filter } => block_on(boot(app, devices, args, log_filter)),
-    }
+    // Inside the runtime: tap devices and host sockets register with its reactor.
+    block_on(async move { boot(app, UnixBackend::default(), &argv).await })
 }
 
-async fn boot(app: &'static Appliance, devices: DeviceArgs, args: Args, log_filter: LogFilter) -> u8 {
-    let console: Rc<dyn Console> = Rc::new(StdoutConsole);
-    install_logger(console.clone(), log_filter);
-    let entropy: Rc<dyn Entropy> = Rc::new(GetrandomEntropy);
-    let target = app.name;
+/// The unix side of [`boot`]: devices from `--net:`/`--block:`, tokio for `main`.
+#[derive(Default)]
+struct UnixBackend {
+    devices: DeviceArgs,
+    /// `(device, tap, net)` of each net device attached to a tap.
+    taps: Vec<(String, String, Rc<dyn Net>)>,
+}
 
-    let mut attached = Attached::default();
-    let mut taps: Vec<(String, String, Rc<dyn Net>)> = Vec::new();
-    for n in &devices.nets {
-        match tap_net(&n.tap, n.mac) {
-            Ok(net) => {
-                log::info!(target: target, "net {}: tap {} (mac {}, mtu {})", n.name, n.tap, net.info().mac, net.info().mtu);
-                taps.push((n.name.clone(), n.tap.clone(), net.clone()));
-                attached.nets.push((n.name.clone(), net));
-            }
-            Err(e) => return attach_failed(app, "net", &n.name, &e),
-        }
-    }
-    for b in &devices.blocks {
-        match file_block(&b.path, b.sector_size) {
-            Ok(dev) => {
-                let info = dev.info();
-                log::info!(
-                    target: target,
-                    "block {}: {} ({} sectors of {} bytes)",
-                    b.name,
-                    b.path.display(),
-                    info.sectors,
-                    info.sector_size
-                );
-                attached.blocks.push((b.name.clone(), dev));
-            }
-            Err(e) => return attach_failed(app, "block", &b.name, &e),
-        }
+impl Backend for UnixBackend {
+    type Outcome = LocalBoxFuture<'static, u8>;
+
+    fn backend_args(&mut self, app: &'static Appliance, argv: &[String]) -> Result<Vec<String>, EarlyExit> {
+        let (devices, rest) = split_device_args(app.devices, argv)
+            .map_err(|msg| EarlyExit { message: Some(format!("{}: {msg}", app.name)), status: USAGE_EXIT })?;
+        self.devices = devices;
+        Ok(rest)
     }
 
-    let stacks: Vec<String> = app
-        .devices
-        .iter()
-        .filter(|d| d.kind == DeviceKind::Net)
-        .map(|d| match taps.iter().find(|(name, _, _)| name == d.name) {
-            Some((_, tap, _)) => format!("{}: netstack on {tap}", d.name),
-            None => format!("{}: host sockets", d.name),
+    fn exit_early(self, app: &'static Appliance, exit: EarlyExit) -> Self::Outcome {
+        match (exit.message, exit.status) {
+            (Some(message), 0) => println!("{message}\n{}", device_help(app)),
+            (Some(message), _) => eprintln!("{message}"),
+            (None, _) => {}
+        }
+        Box::pin(std::future::ready(exit.status))
+    }
+
+    fn console(&self) -> Rc<dyn Console> {
+        Rc::new(StdoutConsole)
+    }
+
+    fn entropy(&self) -> Rc<dyn Entropy> {
+        Rc::new(GetrandomEntropy)
+    }
+
+    fn attach(&mut self, app: &'static Appliance, _args: &Args) -> Result<Attached, AttachError> {
+        let target = app.name;
+        let mut attached = Attached::default();
+        for n in &self.devices.nets {
+            let net = tap_net(&n.tap, n.mac).map_err(|e| AttachError::new("net", &n.name, e))?;
+            log::info!(target: target, "net {}: tap {} (mac {}, mtu {})", n.name, n.tap, net.info().mac, net.info().mtu);
+            self.taps.push((n.name.clone(), n.tap.clone(), net.clone()));
+            attached.nets.push((n.name.clone(), net));
+        }
+        for b in &self.devices.blocks {
+            let dev = file_block(&b.path, b.sector_size).map_err(|e| AttachError::new("block", &b.name, e))?;
+            let info = dev.info();
+            log::info!(
+                target: target,
+                "block {}: {} ({} sectors of {} bytes)",
+                b.name,
+                b.path.display(),
+                info.sectors,
+                info.sector_size
+            );
+            attached.blocks.push((b.name.clone(), dev));
+        }
+        Ok(attached)
+    }
+
+    fn describe(&self, app: &'static Appliance, _args: &Args) -> Option<String> {
+        let stacks: Vec<String> = app
+            .devices
+            .iter()
+            .filter(|d| d.kind == DeviceKind::Net)
+            .map(|d| match self.taps.iter().find(|(name, _, _)| name == d.name) {
+                Some((_, tap, _)) => format!("{}: netstack on {tap}", d.name),
+                None => format!("{}: host sockets", d.name),
+            })
+            .collect();
+        let stacks = if stacks.is_empty() { "none".to_string() } else { stacks.join(", ") };
+        Some(format!("unix; stack {stacks}"))
+    }
+
+    fn stack_factory(
+        &mut self,
+        app: &'static Appliance,
+        args: &Args,
+        entropy: Rc<dyn Entropy>,
+        _attached: &Attached,
+    ) -> StackFactory {
+        // Said once, after the start line: the host's sockets have their own addresses.
+        let host_nets =
+            app.devices.iter().any(|d| d.kind == DeviceKind::Net && !self.taps.iter().any(|(n, _, _)| n == d.name));
+        if host_nets {
+            for ip_arg in ["ipv4", "ipv4-gateway", "ipv6", "ipv6-gateway", "dhcp"] {
+                if args.is_given(ip_arg) {
+                    log::warn!(target: app.name, "--{ip_arg} is ignored by the host-socket stack (attach a tap with --net:NAME=TAP)");
+                }
+            }
+        }
+        stack_factory(app.devices, std::mem::take(&mut self.taps), args.clone(), entropy)
+    }
+
+    fn run_main(self, app: &'static Appliance, env: Env) -> Self::Outcome {
+        Box::pin(async move {
+            let outcome = tokio::select! {
+                result = (app.main)(env) => result,
+                signal = termination_signal() => Err(format!("stopped by {signal}").into()),
+            };
+            finish(app, outcome)
         })
-        .collect();
-    let stacks = if stacks.is_empty() { "none".to_string() } else { stacks.join(", ") };
-    let instance = args.get("name").map(|n| format!(" ({n})")).unwrap_or_default();
-    log::info!(
-        target: target,
-        "{}{instance} {} starting on unix; stack {stacks}; entropy {}",
-        app.name,
-        app.version,
-        entropy.source()
-    );
-    let host_nets = app.devices.iter().any(|d| d.kind == DeviceKind::Net && !taps.iter().any(|(n, _, _)| n == d.name));
-    if host_nets {
-        for ip_arg in ["ipv4", "ipv4-gateway", "ipv6", "ipv6-gateway", "dhcp"] {
-            if args.is_given(ip_arg) {
-                log::warn!(target: target, "--{ip_arg} is ignored by the host-socket stack (attach a tap with --net:NAME=TAP)");
-            }
-        }
     }
-
-    let factory = stack_factory(app.devices, taps, args.clone(), entropy.clone());
-    let env = attached.into_env(args, console, entropy, factory, None);
-    let outcome = tokio::select! {
-        result = (app.main)(env) => result,
-        signal = termination_signal() => Err(format!("stopped by {signal}").into()),
-    };
-    finish(app, outcome)
 }
 
 /// The stack of each declared net device: netstack over its tap when it has
