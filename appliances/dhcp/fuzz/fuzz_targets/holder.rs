@@ -63,13 +63,7 @@ fuzz_target!(|data: &[u8]| {
     let key = client_key(Some(&VICTIM_ID), 1, &VICTIM_MAC);
     let before = server.table().get(addr).cloned().expect("the victim's lease entry");
 
-    let mut rest = data;
-    while rest.len() >= 3 {
-        let flag = rest[0];
-        let len = usize::from(u16::from_be_bytes([rest[1], rest[2]]));
-        let body = &rest[3..];
-        let (packet, tail) = body.split_at(len.min(body.len()));
-        rest = tail;
+    for (flag, packet) in dhcp_fuzz::frames(data) {
         if flag & 1 != 0 && now < START + LEASE / 2 {
             now += 1;
             server.expire_offers(UnixTime::from_secs(now));

@@ -33,6 +33,20 @@ fn config() -> Config {
     Config::from_settings(&settings).expect("the fuzz configuration is valid")
 }
 
+/// The fuzz targets' input framing: each item is a flag byte, a 2-byte big-endian length
+/// and that many bytes (fewer at the end of the input); a tail shorter than 3 bytes is
+/// ignored. Yields (flag, payload).
+pub fn frames(data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> + '_ {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        let (&[flag, hi, lo], body) = rest.split_first_chunk::<3>()?;
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        let (packet, tail) = body.split_at(len.min(body.len()));
+        rest = tail;
+        Some((flag, packet))
+    })
+}
+
 /// The body of the `packet` target: handles every packet of `data` in order; returns
 /// how many replies the server made (the seed test checks its inputs reach the core).
 pub fn packet(data: &[u8]) -> usize {
@@ -41,13 +55,7 @@ pub fn packet(data: &[u8]) -> usize {
     let mut server = Server::new(cfg.clone());
     let mut now = 1_700_000_000u64;
     let mut replies = 0;
-    let mut rest = data;
-    while rest.len() >= 3 {
-        let flag = rest[0];
-        let len = usize::from(u16::from_be_bytes([rest[1], rest[2]]));
-        let body = &rest[3..];
-        let (packet, tail) = body.split_at(len.min(body.len()));
-        rest = tail;
+    for (flag, packet) in frames(data) {
         if flag & 2 != 0 {
             now += 120;
             server.expire_offers(UnixTime::from_secs(now));
