@@ -2,6 +2,7 @@
 //! and its wall time; the first failure stops the run.
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
 use crate::util::{self, Error, Result};
@@ -49,6 +50,7 @@ pub fn main(args: &[String]) -> Result {
         if only.is_empty() { !(skip_setup && name == "setup") } else { only.iter().any(|o| o == name) }
     };
 
+    report_free_disk();
     let started = Instant::now();
     let mut outcomes: Vec<(&str, Outcome, f64)> = Vec::new();
     let mut failed = false;
@@ -107,6 +109,26 @@ pub fn main(args: &[String]) -> Result {
     }
     println!("{line} (total {})", util::fmt_duration(started.elapsed()));
     if nfailed > 0 { Err(Error::msg("ci failed")) } else { Ok(()) }
+}
+
+/// A full run writes about 10 GB under `target/`; the disk of a shared machine can be
+/// nearly full, and a link that fails with "No space left on device" reads like a
+/// build bug. Say up front how much room there is.
+fn report_free_disk() {
+    const NEEDED_GB: u64 = 12;
+    let root = util::workspace_root();
+    let Ok(df) = util::output(Command::new("df").args(["-Pk"]).arg(&root)) else { return };
+    let Some(free_kb) = df.lines().nth(1).and_then(|l| l.split_whitespace().nth(3)).and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let free_gb = free_kb / (1024 * 1024);
+    println!("ci: {free_gb} GB free on the disk holding {}", root.display());
+    if free_gb < NEEDED_GB {
+        println!(
+            "ci: warning: a full run needs about {NEEDED_GB} GB; builds may fail with \"No space left on device\""
+        );
+    }
 }
 
 fn run_stage(name: &str) -> Outcome {

@@ -69,6 +69,11 @@ pub fn cargo() -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root());
+    // A CI clone is built once and thrown away: incremental caches only cost disk
+    // (several GB over the test and hvt stages).
+    if std::env::var_os("CI").is_some() {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
     cmd
 }
 
