@@ -32,13 +32,7 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn new(stack: Stack, servers: Vec<SocketAddr>, entropy: Rc<dyn Entropy>) -> Resolver {
-        Resolver {
-            stack,
-            servers,
-            entropy,
-            config: Config::default(),
-            cache: RefCell::new(Cache::new(CACHE_ENTRIES)),
-        }
+        Resolver { stack, servers, entropy, config: Config::default(), cache: RefCell::new(Cache::new(CACHE_ENTRIES)) }
     }
 
     pub fn with_config(mut self, config: Config) -> Resolver {

@@ -57,11 +57,17 @@ pub enum Error {
     BadName(String),
     NoServers,
     /// The name does not exist (RCODE 3).
-    NxDomain { server: SocketAddr },
+    NxDomain {
+        server: SocketAddr,
+    },
     /// The name exists but has neither A nor AAAA records.
-    NoAddresses { server: SocketAddr },
+    NoAddresses {
+        server: SocketAddr,
+    },
     /// The answer's CNAME chain was longer than [`Config::max_cnames`].
-    LongChain { server: SocketAddr },
+    LongChain {
+        server: SocketAddr,
+    },
     /// No server gave an answer; why, server by server.
     NoAnswer(Vec<String>),
     /// The caller could not do I/O (no socket).
@@ -226,7 +232,8 @@ impl Lookup {
             return;
         };
         let qtype = self.parts[i].qtype;
-        let question_matches = matches!(&reply.questions[..], [(n, t, c)] if *n == self.name && *t == qtype && *c == wire::CLASS_IN);
+        let question_matches =
+            matches!(&reply.questions[..], [(n, t, c)] if *n == self.name && *t == qtype && *c == wire::CLASS_IN);
         if !reply.qr || reply.opcode != 0 || !question_matches {
             self.dropped += 1;
             return;
