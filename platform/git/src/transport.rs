@@ -38,10 +38,9 @@ async fn addresses(client: &Client, remote: &Remote) -> Result<Vec<IpAddr>, Erro
         return Ok(vec![ip]);
     }
     let resolve_err = |reason: String| Error::Resolve { host: remote.host.clone(), reason };
-    let resolver = client
-        .resolver
-        .as_ref()
-        .ok_or_else(|| resolve_err("no resolver here: give a DNS server (--dns-server=) or the remote as an IP address".into()))?;
+    let resolver = client.resolver.as_ref().ok_or_else(|| {
+        resolve_err("no resolver here: give a DNS server (--dns-server=) or the remote as an IP address".into())
+    })?;
     let ips = resolver.resolve(&remote.host).await.map_err(resolve_err)?;
     if ips.is_empty() {
         return Err(resolve_err("no addresses".into()));
