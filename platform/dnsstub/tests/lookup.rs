@@ -64,6 +64,13 @@ fn start(servers: &[SocketAddr]) -> Lookup {
     Lookup::new(Instant::ZERO, Name::from_host("git.test").unwrap(), servers, Config::default(), IDS)
 }
 
+/// A lookup whose first queries have been sent.
+fn asked(servers: &[SocketAddr]) -> Lookup {
+    let mut l = start(servers);
+    drain(&mut l);
+    l
+}
+
 fn drain(l: &mut Lookup) -> Vec<Transmit> {
     std::iter::from_fn(|| l.poll_transmit()).collect()
 }
@@ -101,8 +108,7 @@ fn asks_a_and_aaaa_and_combines_the_answers() {
 
 #[test]
 fn replies_that_do_not_match_are_dropped() {
-    let mut l = start(&[server(1)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1)]);
     let good = reply(IDS[0], 0, 0, "git.test", A, &[("git.test", A, 60, a([192, 0, 2, 7]))]);
     // Spoofed source: another address, or the right address from another port.
     l.handle_datagram(Instant::ZERO, server(2), &good);
@@ -156,8 +162,7 @@ fn replies_that_do_not_match_are_dropped() {
 
 #[test]
 fn truncated_reply_goes_over_tcp() {
-    let mut l = start(&[server(1)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1)]);
     // TC=1 with a (forged-looking) partial answer: not used.
     l.handle_datagram(
         Instant::ZERO,
@@ -180,8 +185,7 @@ fn truncated_reply_goes_over_tcp() {
 
 #[test]
 fn tcp_failure_moves_to_the_next_server() {
-    let mut l = start(&[server(1), server(2)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1), server(2)]);
     l.handle_datagram(Instant::ZERO, server(1), &reply(IDS[0], 0x02, 0, "git.test", A, &[]));
     drain(&mut l);
     l.handle_tcp_failed(Instant::ZERO, server(1), "connection refused");
@@ -192,8 +196,7 @@ fn tcp_failure_moves_to_the_next_server() {
 
 #[test]
 fn cname_chain_in_the_answer_is_followed() {
-    let mut l = start(&[server(1)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1)]);
     let chain = [
         ("git.test", CNAME, 300, wire_name("Alias.test")),
         ("alias.test", CNAME, 30, wire_name("host.test")),
@@ -209,14 +212,12 @@ fn cname_chain_in_the_answer_is_followed() {
 #[test]
 fn cname_loops_and_long_chains_end_the_lookup() {
     // a -> b -> a: a loop never reaches an address.
-    let mut l = start(&[server(1)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1)]);
     let looped = [("git.test", CNAME, 60, wire_name("b.test")), ("b.test", CNAME, 60, wire_name("git.test"))];
     l.handle_datagram(Instant::ZERO, server(1), &reply(IDS[0], 0, 0, "git.test", A, &looped));
     assert_eq!(l.poll_result(), Some(Err(Error::LongChain { server: server(1) })));
     // Nine links: one more than we follow.
-    let mut l = start(&[server(1)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1)]);
     let names: Vec<String> = (0..10).map(|i| if i == 0 { "git.test".into() } else { format!("c{i}.test") }).collect();
     let mut long: Vec<(&str, u16, u32, Vec<u8>)> =
         (0..9).map(|i| (names[i].as_str(), CNAME, 60, wire_name(&names[i + 1]))).collect();
@@ -224,8 +225,7 @@ fn cname_loops_and_long_chains_end_the_lookup() {
     l.handle_datagram(Instant::ZERO, server(1), &reply(IDS[0], 0, 0, "git.test", A, &long));
     assert_eq!(l.poll_result(), Some(Err(Error::LongChain { server: server(1) })));
     // Eight links are fine.
-    let mut l = start(&[server(1)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1)]);
     let mut eight: Vec<(&str, u16, u32, Vec<u8>)> =
         (0..8).map(|i| (names[i].as_str(), CNAME, 60, wire_name(&names[i + 1]))).collect();
     eight.push((names[8].as_str(), A, 60, a([192, 0, 2, 1])));
@@ -236,8 +236,7 @@ fn cname_loops_and_long_chains_end_the_lookup() {
 
 #[test]
 fn nxdomain_is_final_and_servfail_moves_on() {
-    let mut l = start(&[server(1), server(2)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1), server(2)]);
     l.handle_datagram(Instant::ZERO, server(1), &reply(IDS[0], 0, 2, "git.test", A, &[]));
     let sent = drain(&mut l);
     assert!(sent.iter().all(|t| matches!(t, Transmit::Udp(d) if d.dst == server(2))) && sent.len() == 2);
@@ -254,8 +253,7 @@ fn nxdomain_is_final_and_servfail_moves_on() {
 
 #[test]
 fn every_server_failing_says_why_for_each() {
-    let mut l = start(&[server(1), server(2)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1), server(2)]);
     l.handle_datagram(Instant::ZERO, server(1), &reply(IDS[1], 0, 5, "git.test", AAAA, &[]));
     drain(&mut l);
     l.handle_datagram(Instant::ZERO, server(2), &reply(IDS[0], 0, 2, "git.test", A, &[]));
@@ -269,8 +267,7 @@ fn every_server_failing_says_why_for_each() {
 
 #[test]
 fn nodata_for_both_types_is_no_addresses() {
-    let mut l = start(&[server(1)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1)]);
     l.handle_datagram(Instant::ZERO, server(1), &reply(IDS[0], 0, 0, "git.test", A, &[]));
     // A CNAME whose target is not in the answer: nothing to use either.
     l.handle_datagram(
@@ -314,8 +311,7 @@ fn no_servers_and_a_compression_loop_reply() {
     assert_eq!(l.poll_result(), Some(Err(Error::NoServers)));
     assert!(drain(&mut l).is_empty());
     // A reply whose answer owner points at itself: unreadable, dropped, no panic.
-    let mut l = start(&[server(1)]);
-    drain(&mut l);
+    let mut l = asked(&[server(1)]);
     let mut bad = reply(IDS[0], 0, 0, "git.test", A, &[]);
     bad[7] = 1;
     let at = bad.len() as u16;
