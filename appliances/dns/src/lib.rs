@@ -44,6 +44,7 @@ pub mod zones;
 const ARGS: &[ArgSpec] = &[
     args::REMOTE,
     args::TLS_AUTHENTICATOR,
+    args::DNS_SERVER,
     ArgSpec::flag("axfr", "serve AXFR/IXFR to clients without a TSIG transfer key"),
     ArgSpec::flag("secondary", "secondary mode: transfer the zones of the --keys transfer keys, no git"),
     ArgSpec::value("keys", "NAME:ALG:SECRET", "a TSIG key (ALG sha1|sha256|sha384|sha512, SECRET base64)").repeatable(),
@@ -68,6 +69,9 @@ pub static APPLIANCE: Appliance = Appliance {
 pub struct Config {
     pub remote: Option<String>,
     pub tls_authenticator: Option<String>,
+    /// `--dns-server`: resolves a host name in `--remote` (instead of the host's
+    /// resolver on unix; the only resolver on hvt).
+    pub dns_servers: Vec<SocketAddr>,
     pub secondary: bool,
     pub keys: KeyStore,
     pub refresh_secs: u64,
@@ -91,11 +95,13 @@ pub fn config_from_args(args: &Args) -> Result<Config, ArgError> {
         let why = "secondary mode needs transfer keys <primary-ip>.<our-ip>._transfer.<zone> in --keys";
         return Err(args.invalid("secondary", why));
     }
+    let dns_servers = dnsstub::parse_servers(args.all("dns-server")).map_err(|r| args.invalid("dns-server", r))?;
     let mut options = Options { axfr_unsigned: args.flag("axfr"), ..Options::default() };
     options.rrl = parse_rrl(args.get("rrl").unwrap_or("0")).map_err(|r| args.invalid("rrl", r))?;
     Ok(Config {
         remote,
         tls_authenticator: args.get("tls-authenticator").map(str::to_string),
+        dns_servers,
         secondary,
         keys,
         refresh_secs: args.required("refresh")?,
@@ -184,7 +190,7 @@ async fn serve(env: Env) -> AppResult {
         server.unavailable.extend(sec.zones().map(|z| z.to_lowercase()));
         (None, Some(RefCell::new(sec)))
     } else {
-        (Some(zones::GitSync::new(&stack, &cfg)?), None)
+        (Some(zones::GitSync::new(&stack, &cfg, env.entropy())?), None)
     };
     let shared = Rc::new(Shared {
         server: RefCell::new(server),

@@ -16,6 +16,7 @@ use dns_core::keys::KeyStore;
 use dns_core::update::Pending;
 use dns_core::zone::{Zone, Zones};
 use gitstore::{Authenticator, Client, ObjectId, Remote, Repo, Signature};
+use platform::entropy::Entropy;
 use platform::stack::Stack;
 use platform::time::{self, Duration};
 
@@ -38,7 +39,7 @@ pub struct GitSync {
 }
 
 impl GitSync {
-    pub fn new(stack: &Stack, cfg: &Config) -> Result<GitSync, Box<dyn Error>> {
+    pub fn new(stack: &Stack, cfg: &Config, entropy: Rc<dyn Entropy>) -> Result<GitSync, Box<dyn Error>> {
         let url = cfg.remote.as_deref().unwrap_or_default();
         let remote = Remote::parse(url).map_err(|e| format!("--remote: {e}"))?;
         let mut client = Client::new(stack.clone());
@@ -46,13 +47,20 @@ impl GitSync {
             let auth = Authenticator::parse(auth).map_err(|e| format!("--tls-authenticator: {e}"))?;
             client = client.with_authenticator(&auth)?;
         }
-        Ok(GitSync { client: with_resolver(client), remote, repo: RefCell::default(), files: RefCell::default() })
+        let client = if cfg.dns_servers.is_empty() {
+            with_host_resolver(client)
+        } else {
+            // One behaviour on every target: the servers we were given, never the host's.
+            client.with_resolver(Rc::new(dnsstub::Resolver::new(stack.clone(), cfg.dns_servers.clone(), entropy)))
+        };
+        Ok(GitSync { client, remote, repo: RefCell::default(), files: RefCell::default() })
     }
 }
 
-/// Host names in `--remote` are looked up with the host's resolver on unix.
+/// Without `--dns-server`, host names in `--remote` are looked up with the
+/// host's resolver on unix.
 #[cfg(not(solo5_hvt))]
-fn with_resolver(client: Client) -> Client {
+fn with_host_resolver(client: Client) -> Client {
     use std::net::ToSocketAddrs;
     let lookup = |host: &str| -> Result<Vec<std::net::IpAddr>, String> {
         let addrs = (host, 0).to_socket_addrs().map_err(|e| e.to_string())?;
@@ -61,9 +69,10 @@ fn with_resolver(client: Client) -> Client {
     client.with_resolver(Rc::new(lookup))
 }
 
-/// On hvt there is no resolver: `--remote` needs an IP literal (gitstore says so).
+/// On hvt there is no host resolver: without `--dns-server`, `--remote` needs an
+/// IP literal (gitstore says so).
 #[cfg(solo5_hvt)]
-fn with_resolver(client: Client) -> Client {
+fn with_host_resolver(client: Client) -> Client {
     client
 }
 

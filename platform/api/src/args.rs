@@ -78,6 +78,11 @@ pub const STANDARD: &[ArgSpec] = &[
 
 /// `--remote=URL[#branch]`: the git repository an appliance keeps its data in.
 pub const REMOTE: ArgSpec = ArgSpec::value("remote", "URL[#BRANCH]", "git repository holding the data");
+/// `--dns-server=IP[:PORT]`: the recursive DNS servers that resolve host names
+/// (in `--remote` and the like), tried in turn; repeatable or a comma list.
+pub const DNS_SERVER: ArgSpec =
+    ArgSpec::value("dns-server", "IP[:PORT]", "DNS server for host names, tried in turn (repeatable, or IP,IP)")
+        .repeatable();
 /// `--tls-authenticator=`: how to authenticate a TLS peer (e.g. a CA certificate).
 pub const TLS_AUTHENTICATOR: ArgSpec =
     ArgSpec::value("tls-authenticator", "AUTH", "how to authenticate TLS peers (cert fingerprint or CA)");

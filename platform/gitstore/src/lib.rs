@@ -38,8 +38,9 @@
 //! With feature `serve`, [`serve::GitServer`] answers git:// itself from
 //! in-memory repositories (an in-process remote for tests).
 //!
-//! Host names need a [`Resolver`] ([`Client::with_resolver`]); without one
-//! (hvt today) only IP literals work and the error says so. There are no
+//! Host names need a [`Resolver`] ([`Client::with_resolver`]): a
+//! [`dnsstub::Resolver`] over the stack (the one on hvt), or a closure; without
+//! one only IP literals work and the error says so. There are no
 //! timeouts here: callers wrap calls in their own deadline.
 
 mod http;
@@ -164,7 +165,8 @@ impl Client {
         Client { stack, resolver: None, tls: None }
     }
 
-    /// Resolves host names in URLs (e.g. a closure over std's lookup on unix).
+    /// Resolves host names in URLs (a [`dnsstub::Resolver`], or e.g. a closure
+    /// over std's lookup on unix).
     pub fn with_resolver(mut self, resolver: Rc<dyn Resolver>) -> Client {
         self.resolver = Some(resolver);
         self

@@ -1,6 +1,8 @@
 //! Connections: TCP over the platform stack, TLS for https.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use rustls::pki_types::ServerName;
@@ -13,14 +15,21 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
 
 /// Host names are resolved by the caller's resolver (the platform stack
-/// has no DNS client of its own).
+/// has no DNS client of its own): [`dnsstub::Resolver`] over the stack, or
+/// a closure (e.g. over the host's resolver on unix).
 pub trait Resolver {
-    fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String>;
+    fn resolve<'a>(&'a self, host: &'a str) -> Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, String>> + 'a>>;
 }
 
 impl<F: Fn(&str) -> Result<Vec<IpAddr>, String>> Resolver for F {
-    fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
-        self(host)
+    fn resolve<'a>(&'a self, host: &'a str) -> Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, String>> + 'a>> {
+        Box::pin(std::future::ready(self(host)))
+    }
+}
+
+impl Resolver for dnsstub::Resolver {
+    fn resolve<'a>(&'a self, host: &'a str) -> Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, String>> + 'a>> {
+        Box::pin(async move { self.lookup(host).await.map_err(|e| e.to_string()) })
     }
 }
 
@@ -29,11 +38,10 @@ async fn addresses(client: &Client, remote: &Remote) -> Result<Vec<IpAddr>, Erro
         return Ok(vec![ip]);
     }
     let resolve_err = |reason: String| Error::Resolve { host: remote.host.clone(), reason };
-    let resolver = client
-        .resolver
-        .as_ref()
-        .ok_or_else(|| resolve_err("no resolver on this platform: give the remote as an IP address".into()))?;
-    let ips = resolver.resolve(&remote.host).map_err(resolve_err)?;
+    let resolver = client.resolver.as_ref().ok_or_else(|| {
+        resolve_err("no resolver here: give a DNS server (--dns-server=) or the remote as an IP address".into())
+    })?;
+    let ips = resolver.resolve(&remote.host).await.map_err(resolve_err)?;
     if ips.is_empty() {
         return Err(resolve_err("no addresses".into()));
     }

@@ -474,6 +474,44 @@ pub fn rrl_limits_a_burst_from_one_source(backend: &Backend) {
     assert!(s.proc.alive());
 }
 
+/// `--remote` by host name, resolved through `--dns-server` (NSD at HOST serves
+/// `test.`, where `repo.test` is a CNAME to `git.test` at HOST; no host resolver
+/// knows these names, so this also shows `--dns-server` is what is used). A bad
+/// `--dns-server` and a name that does not exist stop the boot with an error
+/// naming them; when the server stops answering later, each refresh logs why and
+/// the zones stay served.
+pub fn remote_by_name_through_dns_server(backend: &Backend) {
+    let lab = Lab::standard(backend, "rslv");
+    let _git = lab.git_daemon();
+    std::fs::create_dir_all(lab.dir.0.join("nsd")).unwrap();
+    // TTL 1: the resolver's cache forgets the answer quickly, so the refreshes
+    // after NSD stops must ask again.
+    let zone = format!(
+        "$ORIGIN test.\n$TTL 1\n@ SOA ns.test. host.test. 1 3600 900 604800 1\n@ NS ns\nns A {HOST}\n\
+         git A {HOST}\nrepo CNAME git\n"
+    );
+    std::fs::write(lab.dir.0.join("nsd/test.zone"), zone).unwrap();
+    let nsd = start_nsd(&lab, TRANSFER_KEY, "zone:\n  name: test.\n  zonefile: test.zone\n");
+    let remote = "--remote=git://repo.test/zones.git#main";
+    let dns = format!("--dns-server={HOST}");
+
+    let out = lab.cmd_output(&[remote, "--dns-server=ns.test"]);
+    assert!(out.contains("--dns-server") && out.contains("ns.test"), "{out}");
+    let out = lab.cmd_output(&["--remote=git://nope.test/zones.git#main", &dns]);
+    assert!(out.contains("nope.test") && out.contains("NXDOMAIN"), "{out}");
+    assert!(!out.contains("dns: serving"), "{out}");
+
+    let mut s = lab.start(&[remote, &format!("--dns-server=192.0.2.254:53,{HOST}:53"), "--refresh=1"]);
+    assert_eq!(lab.short("www.example.org", "A"), "192.0.2.1");
+    assert_eq!(lab.short("ns.other.net", "A"), "192.0.2.99");
+    drop(nsd);
+    s.wait_for("a refresh to fail for want of DNS", |l| {
+        l.contains("repo.test") && l.contains("no DNS server answered") && l.contains("still serving")
+    });
+    assert_eq!(lab.short("www.example.org", "A"), "192.0.2.1");
+    assert!(s.proc.alive());
+}
+
 // Every scenario above, as `dns_scenarios!(BACKEND, #[attrs]...)` for the test files of
 // each backend (`tests/e2e.rs`, `tests/hvt.rs`).
 testkit::scenario_list!(
@@ -488,5 +526,6 @@ testkit::scenario_list!(
         expired_secondary_answers_servfail,
         refresh_picks_up_a_push_without_notify,
         rrl_limits_a_burst_from_one_source,
+        remote_by_name_through_dns_server,
     }
 );
