@@ -1,0 +1,162 @@
+//! The store in git: [`Snapshot`] reads one commit of the in-memory repository
+//! for the core, and [`Git`] commits a request's changes and pushes them.
+
+use std::cell::RefCell;
+use std::error::Error;
+use std::rc::Rc;
+
+use caldav_core::{Change, Entry, Store};
+use gitstore::{Authenticator, Client, Kind, ObjectId, Remote, Repo, Signature};
+use platform::stack::Stack;
+use platform::time::{self, Duration};
+
+/// How long one fetch or push may take before it counts as failed.
+const GIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One commit's tree, read through the [`Store`] trait. ETags are blob ids and
+/// CTags tree ids, so both change exactly when the content does.
+pub struct Snapshot<'r> {
+    repo: &'r Repo,
+    root: Option<ObjectId>,
+}
+
+impl<'r> Snapshot<'r> {
+    /// The head commit's tree (an empty store before the first commit).
+    pub fn of_head(repo: &'r Repo) -> Snapshot<'r> {
+        let root = repo.head().and_then(|h| repo.commit_info(&h).ok()).map(|c| c.tree);
+        Snapshot { repo, root }
+    }
+
+    /// The id and kind (tree or not) of a path; `""` is the root tree.
+    fn lookup(&self, path: &str) -> Option<(ObjectId, bool)> {
+        let mut id = self.root?;
+        if path.is_empty() {
+            return Some((id, true));
+        }
+        let mut is_tree = true;
+        for part in path.split('/') {
+            if !is_tree {
+                return None;
+            }
+            let entry = self.repo.tree(&id).ok()?.into_iter().find(|e| e.name == part)?;
+            is_tree = entry.is_tree();
+            id = entry.id;
+        }
+        Some((id, is_tree))
+    }
+}
+
+impl Store for Snapshot<'_> {
+    fn read(&self, path: &str) -> Option<(&[u8], String)> {
+        match self.lookup(path)? {
+            (id, false) => Some((self.repo.get(&id)?.data.as_slice(), id.to_hex())),
+            (_, true) => None,
+        }
+    }
+
+    fn list(&self, dir: &str) -> Option<Vec<Entry>> {
+        let (id, true) = self.lookup(dir)? else { return None };
+        let entries = self.repo.tree(&id).ok()?;
+        Some(entries.into_iter().map(|e| Entry { etag: (!e.is_tree()).then(|| e.id.to_hex()), name: e.name }).collect())
+    }
+
+    fn dir_tag(&self, dir: &str) -> Option<String> {
+        match self.lookup(dir)? {
+            (id, true) => Some(id.to_hex()),
+            (_, false) => None,
+        }
+    }
+
+    fn etag_for(&self, data: &[u8]) -> String {
+        ObjectId::hash(Kind::Blob, data).to_hex()
+    }
+}
+
+/// Why a change did not reach the remote.
+#[derive(Debug)]
+pub enum PushError {
+    /// Someone else pushed first: fetch and replay.
+    Rejected(String),
+    Failed(String),
+}
+
+/// The git side: client, remote and the in-memory repository.
+pub struct Git {
+    client: Client,
+    remote: Remote,
+    pub repo: RefCell<Repo>,
+}
+
+impl Git {
+    pub fn new(stack: &Stack, url: &str, tls_authenticator: Option<&str>) -> Result<Git, Box<dyn Error>> {
+        let remote = Remote::parse(url).map_err(|e| format!("--remote: {e}"))?;
+        let mut client = Client::new(stack.clone());
+        if let Some(auth) = tls_authenticator {
+            let auth = Authenticator::parse(auth).map_err(|e| format!("--tls-authenticator: {e}"))?;
+            client = client.with_authenticator(&auth)?;
+        }
+        Ok(Git { client: with_resolver(client), remote, repo: RefCell::default() })
+    }
+
+    /// Fetches the branch (an absent branch is an empty store: the first push
+    /// creates it). Returns whether the head moved. On error the repository is
+    /// as it was.
+    pub async fn fetch(&self) -> Result<bool, Box<dyn Error>> {
+        let mut repo = self.repo.take();
+        let result = time::timeout(GIT_TIMEOUT, self.client.fetch(&self.remote, &mut repo)).await;
+        *self.repo.borrow_mut() = repo;
+        match result {
+            Ok(Ok(f)) => Ok(f.changed),
+            Ok(Err(gitstore::Error::RefNotFound { .. })) => Ok(false),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err("git fetch timed out".into()),
+        }
+    }
+
+    /// Commits `changes` on the head and pushes; on failure the head is left
+    /// where it was.
+    pub async fn commit_and_push(
+        &self,
+        changes: &[Change],
+        author: &str,
+        message: &str,
+        time_unix: i64,
+    ) -> Result<ObjectId, PushError> {
+        let mut repo = self.repo.take();
+        let parent = repo.head();
+        let me = Signature { name: author.to_string(), email: format!("{author}@caldav") };
+        let list: Vec<(&str, Option<&[u8]>)> =
+            changes.iter().map(|c| (c.path.as_str(), c.content.as_deref())).collect();
+        let result = match repo.commit(parent, &list, &me, message, time_unix) {
+            Ok(new) => match time::timeout(GIT_TIMEOUT, self.client.push(&self.remote, &mut repo, parent, new)).await {
+                Ok(Ok(())) => Ok(new),
+                Ok(Err(gitstore::Error::PushRejected { reason })) => Err(PushError::Rejected(reason)),
+                Ok(Err(e)) => Err(PushError::Failed(e.to_string())),
+                Err(_) => Err(PushError::Failed("git push timed out".into())),
+            },
+            Err(e) => Err(PushError::Failed(e.to_string())),
+        };
+        if result.is_err() {
+            repo.set_head(parent);
+        }
+        *self.repo.borrow_mut() = repo;
+        result
+    }
+}
+
+/// Host names in `--remote` are looked up with the host's resolver on unix.
+#[cfg(not(solo5_hvt))]
+fn with_resolver(client: Client) -> Client {
+    use std::net::ToSocketAddrs;
+    let lookup = |host: &str| -> Result<Vec<std::net::IpAddr>, String> {
+        let addrs = (host, 0).to_socket_addrs().map_err(|e| e.to_string())?;
+        Ok(addrs.map(|a| a.ip()).collect())
+    };
+    client.with_resolver(Rc::new(lookup))
+}
+
+/// On hvt there is no resolver: `--remote` needs an IP literal (gitstore says so).
+#[cfg(solo5_hvt)]
+fn with_resolver(client: Client) -> Client {
+    client
+}
