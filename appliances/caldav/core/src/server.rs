@@ -134,7 +134,7 @@ fn done(response: Response) -> Outcome {
     Outcome { response, changes: Vec::new(), user: None }
 }
 
-const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, MKCOL, MKCALENDAR, REPORT";
+const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, COPY, MOVE, PROPFIND, MKCOL, MKCALENDAR, REPORT";
 
 /// The entity tags of an `If-Match`/`If-None-Match` value; None for `*`.
 fn etag_list(v: &str) -> Option<Vec<(bool, String)>> {
@@ -242,7 +242,9 @@ impl Handler<'_> {
                 Some(r) => report::report(self, &r),
                 None => Response::text(404, "not found\n"),
             }),
-            "PROPPATCH" | "COPY" | "MOVE" | "LOCK" | "UNLOCK" => {
+            "COPY" => self.copy_move(res, false),
+            "MOVE" => self.copy_move(res, true),
+            "PROPPATCH" | "LOCK" | "UNLOCK" => {
                 done(Response::text(501, "not supported by this server yet\n").header("Allow", ALLOW))
             }
             _ => done(Response::text(405, "method not allowed\n").header("Allow", ALLOW)),
@@ -287,7 +289,7 @@ impl Handler<'_> {
         };
         let body = &self.req.body;
         if parent.is_calendar()
-            && let Err(r) = self.check_calendar_object(&parent, path, body)
+            && let Err(r) = self.check_calendar_object(&parent, body, &[path])
         {
             return done(r);
         }
@@ -301,7 +303,9 @@ impl Handler<'_> {
     }
 
     /// The preconditions of PUT into a calendar collection (RFC 4791 §5.3.2.1).
-    fn check_calendar_object(&self, cal: &Resource, path: &DavPath, body: &[u8]) -> Result<(), Response> {
+    /// `replaced` are the paths whose current content does not count for the UID
+    /// check (the target itself; for MOVE also the source).
+    fn check_calendar_object(&self, cal: &Resource, body: &[u8], replaced: &[&DavPath]) -> Result<(), Response> {
         let Kind::Collection(meta) = &cal.kind else { return Ok(()) };
         if let Some(ct) = self.req.header("Content-Type")
             && !ct.trim().to_ascii_lowercase().starts_with("text/calendar")
@@ -319,10 +323,9 @@ impl Handler<'_> {
         if !meta.accepts(&summary.kind) {
             return Err(precondition(403, CALDAV, "supported-calendar-component"));
         }
-        let me = path.segments.last().map(String::as_str).unwrap_or_default();
         let dir = cal.path.store_path();
         for e in self.store.list(&dir).unwrap_or_default() {
-            if e.is_dir() || e.name.starts_with('.') || e.name == me {
+            if e.is_dir() || e.name.starts_with('.') || replaced.iter().any(|p| *p == &cal.path.child(&e.name)) {
                 continue;
             }
             let Some((data, _)) = self.store.read(&format!("{dir}/{}", e.name)) else { continue };
@@ -359,6 +362,93 @@ impl Handler<'_> {
             changes: files.into_iter().map(|path| Change { path, content: None }).collect(),
             user: None,
         }
+    }
+
+    /// COPY and MOVE (RFC 4918 §9.8, §9.9) within the user's home.
+    fn copy_move(&self, res: Option<Resource>, is_move: bool) -> Outcome {
+        let Some(src) = res else { return done(Response::text(404, "not found\n")) };
+        if src.path.segments.len() < 2 {
+            return done(Response::text(403, "a home cannot be copied or moved\n"));
+        }
+        let Some(dest) = self.req.header("Destination") else {
+            return done(Response::text(400, "Destination is missing\n"));
+        };
+        let dest = match DavPath::parse(dest) {
+            Ok(d) if d.segments.first().is_some_and(|u| u == self.user) && d.segments.len() >= 2 => d,
+            Ok(_) | Err(PathError::Forbidden) => return done(Response::text(403, "the destination is not served\n")),
+            Err(PathError::Malformed) => return done(Response::text(400, "malformed Destination\n")),
+        };
+        if dest == src.path || dest.segments.starts_with(&src.path.segments) {
+            return done(Response::text(403, "the destination is the source or inside it\n"));
+        }
+        // Depth: infinity by default; MOVE of a collection knows no other (§9.9.2).
+        let shallow = match self.req.header("Depth").map(str::trim) {
+            None | Some("infinity") => false,
+            Some("0") if !is_move => true,
+            _ => return done(Response::text(400, "bad Depth for COPY/MOVE\n")),
+        };
+        let existing = resolve(self.store, &dest);
+        let overwrite = !self.req.header("Overwrite").is_some_and(|v| v.trim().eq_ignore_ascii_case("F"));
+        if existing.is_some() && !overwrite {
+            return done(Response::text(412, "the destination exists and Overwrite is F\n"));
+        }
+        let Some(parent) = self.parent_collection(&dest) else {
+            return done(Response::text(409, "the destination's parent collection does not exist\n"));
+        };
+        // What to copy: (path relative to the source, bytes).
+        let from = src.path.store_path();
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        if src.is_collection() {
+            if parent.is_calendar() {
+                return done(precondition(403, CALDAV, "calendar-collection-location-ok"));
+            }
+            let mut paths = Vec::new();
+            if shallow {
+                paths.push(format!("{from}/{}", collection::FILE));
+            } else {
+                walk(self.store, &from, &mut paths);
+            }
+            for p in paths {
+                if let Some((data, _)) = self.store.read(&p) {
+                    files.push((p[from.len()..].to_string(), data.to_vec()));
+                }
+            }
+        } else {
+            let data = self.store.read(&from).map(|(d, _)| d.to_vec()).unwrap_or_default();
+            if parent.is_calendar() {
+                let mut replaced = vec![&dest];
+                if is_move {
+                    replaced.push(&src.path);
+                }
+                if let Err(r) = self.check_calendar_object(&parent, &data, &replaced) {
+                    return done(r);
+                }
+            }
+            files.push((String::new(), data));
+        }
+        let to = dest.store_path();
+        let mut changes = Vec::new();
+        if existing.is_some() {
+            // §9.8.4: an overwritten destination is deleted first.
+            let mut old = Vec::new();
+            walk(self.store, &to, &mut old);
+            if old.is_empty() {
+                old.push(to.clone());
+            }
+            changes.extend(old.into_iter().map(|path| Change { path, content: None }));
+        }
+        if is_move {
+            let mut gone = Vec::new();
+            if src.is_collection() {
+                walk(self.store, &from, &mut gone);
+            } else {
+                gone.push(from.clone());
+            }
+            changes.extend(gone.into_iter().map(|path| Change { path, content: None }));
+        }
+        changes.extend(files.into_iter().map(|(rel, data)| Change { path: format!("{to}{rel}"), content: Some(data) }));
+        let status = if existing.is_some() { 204 } else { 201 };
+        Outcome { response: Response::new(status), changes, user: None }
     }
 
     /// MKCOL (RFC 4918 §9.3), extended MKCOL (RFC 5689) and MKCALENDAR (RFC 4791 §5.3.1).

@@ -352,3 +352,31 @@ fn tzid_times_follow_daylight_saving() {
     let start = Zones::of(&jan).utc(event.prop("DTSTART").unwrap()).unwrap();
     assert_eq!(start.local, parse_time("20060104T150000Z").unwrap().local);
 }
+
+#[test]
+fn copy_and_move() {
+    let mut f = Fixture::with_calendar();
+    let mv = |f: &mut Fixture, m: &str, from: &str, to: &str, extra: Option<(&str, &str)>| {
+        let mut r = Request::new(m, from).with_header("Destination", &format!("http://localhost{to}"));
+        if let Some((h, v)) = extra {
+            r = r.with_header(h, v);
+        }
+        f.send(r)
+    };
+    // A copy in the same calendar would hold abcd1's UID twice.
+    let r = mv(&mut f, "COPY", "/alice/calendar/abcd1.ics", "/alice/calendar/again.ics", None);
+    assert!(r.status == 403 && body(&r).contains("no-uid-conflict"), "{}", body(&r));
+    // Moving it within the calendar is fine: the source goes.
+    assert_eq!(mv(&mut f, "MOVE", "/alice/calendar/abcd1.ics", "/alice/calendar/moved.ics", None).status, 201);
+    assert_eq!(f.send(Request::new("GET", "/alice/calendar/abcd1.ics")).status, 404);
+    assert_eq!(f.send(Request::new("GET", "/alice/calendar/moved.ics")).body, ABCD[0].1);
+    let r = mv(&mut f, "COPY", "/alice/calendar/moved.ics", "/alice/calendar/abcd3.ics", Some(("Overwrite", "F")));
+    assert_eq!(r.status, 412);
+    assert_eq!(mv(&mut f, "COPY", "/alice/calendar/", "/alice/backup/", None).status, 201);
+    assert_eq!(f.send(Request::new("GET", "/alice/backup/moved.ics")).body, ABCD[0].1);
+    let r = f.send(Request::new("PROPFIND", "/alice/backup/").with_header("Depth", "0"));
+    assert!(body(&r).contains("<C:calendar/>"), "the copy is a calendar too: {}", body(&r));
+    assert_eq!(mv(&mut f, "MOVE", "/alice/calendar/moved.ics", "/bob/x.ics", None).status, 403);
+    assert_eq!(mv(&mut f, "MOVE", "/alice/calendar/", "/alice/calendar/inner/", None).status, 403);
+    assert_eq!(mv(&mut f, "COPY", "/alice/calendar/", "/alice/backup/calendar/", None).status, 403);
+}
