@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::error::Error;
-use std::rc::Rc;
 
 use caldav_core::{Change, Entry, Store};
 use gitstore::{Authenticator, Client, Kind, ObjectId, Remote, Repo, Signature};
@@ -95,7 +94,7 @@ impl Git {
             let auth = Authenticator::parse(auth).map_err(|e| format!("--tls-authenticator: {e}"))?;
             client = client.with_authenticator(&auth)?;
         }
-        Ok(Git { client: with_resolver(client), remote, repo: RefCell::default() })
+        Ok(Git { client: client.with_system_resolver(), remote, repo: RefCell::default() })
     }
 
     /// Fetches the branch (an absent branch is an empty store: the first push
@@ -142,21 +141,4 @@ impl Git {
         *self.repo.borrow_mut() = repo;
         result
     }
-}
-
-/// Host names in `--remote` are looked up with the host's resolver on unix.
-#[cfg(not(solo5_hvt))]
-fn with_resolver(client: Client) -> Client {
-    use std::net::ToSocketAddrs;
-    let lookup = |host: &str| -> Result<Vec<std::net::IpAddr>, String> {
-        let addrs = (host, 0).to_socket_addrs().map_err(|e| e.to_string())?;
-        Ok(addrs.map(|a| a.ip()).collect())
-    };
-    client.with_resolver(Rc::new(lookup))
-}
-
-/// On hvt there is no resolver: `--remote` needs an IP literal (gitstore says so).
-#[cfg(solo5_hvt)]
-fn with_resolver(client: Client) -> Client {
-    client
 }

@@ -46,25 +46,13 @@ impl GitSync {
             let auth = Authenticator::parse(auth).map_err(|e| format!("--tls-authenticator: {e}"))?;
             client = client.with_authenticator(&auth)?;
         }
-        Ok(GitSync { client: with_resolver(client), remote, repo: RefCell::default(), files: RefCell::default() })
+        Ok(GitSync {
+            client: client.with_system_resolver(),
+            remote,
+            repo: RefCell::default(),
+            files: RefCell::default(),
+        })
     }
-}
-
-/// Host names in `--remote` are looked up with the host's resolver on unix.
-#[cfg(not(solo5_hvt))]
-fn with_resolver(client: Client) -> Client {
-    use std::net::ToSocketAddrs;
-    let lookup = |host: &str| -> Result<Vec<std::net::IpAddr>, String> {
-        let addrs = (host, 0).to_socket_addrs().map_err(|e| e.to_string())?;
-        Ok(addrs.map(|a| a.ip()).collect())
-    };
-    client.with_resolver(Rc::new(lookup))
-}
-
-/// On hvt there is no resolver: `--remote` needs an IP literal (gitstore says so).
-#[cfg(solo5_hvt)]
-fn with_resolver(client: Client) -> Client {
-    client
 }
 
 /// Whether a repository path is a zone or keys file we read.
