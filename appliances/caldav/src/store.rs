@@ -28,21 +28,31 @@ impl<'r> Snapshot<'r> {
 
     /// The id and kind (tree or not) of a path; `""` is the root tree.
     fn lookup(&self, path: &str) -> Option<(ObjectId, bool)> {
-        let mut id = self.root?;
-        if path.is_empty() {
-            return Some((id, true));
-        }
-        let mut is_tree = true;
-        for part in path.split('/') {
-            if !is_tree {
-                return None;
-            }
-            let entry = self.repo.tree(&id).ok()?.into_iter().find(|e| e.name == part)?;
-            is_tree = entry.is_tree();
-            id = entry.id;
-        }
-        Some((id, is_tree))
+        lookup(self.repo, self.root?, path)
     }
+}
+
+/// The id and kind (tree or not) of a path below the tree `root`.
+fn lookup(repo: &Repo, root: ObjectId, path: &str) -> Option<(ObjectId, bool)> {
+    let mut id = root;
+    if path.is_empty() {
+        return Some((id, true));
+    }
+    let mut is_tree = true;
+    for part in path.split('/') {
+        if !is_tree {
+            return None;
+        }
+        let entry = repo.tree(&id).ok()?.into_iter().find(|e| e.name == part)?;
+        is_tree = entry.is_tree();
+        id = entry.id;
+    }
+    Some((id, is_tree))
+}
+
+fn entries(repo: &Repo, tree: &ObjectId) -> Option<Vec<Entry>> {
+    let entries = repo.tree(tree).ok()?;
+    Some(entries.into_iter().map(|e| Entry { etag: (!e.is_tree()).then(|| e.id.to_hex()), name: e.name }).collect())
 }
 
 impl Store for Snapshot<'_> {
@@ -55,8 +65,7 @@ impl Store for Snapshot<'_> {
 
     fn list(&self, dir: &str) -> Option<Vec<Entry>> {
         let (id, true) = self.lookup(dir)? else { return None };
-        let entries = self.repo.tree(&id).ok()?;
-        Some(entries.into_iter().map(|e| Entry { etag: (!e.is_tree()).then(|| e.id.to_hex()), name: e.name }).collect())
+        entries(self.repo, &id)
     }
 
     fn dir_tag(&self, dir: &str) -> Option<String> {
@@ -68,6 +77,24 @@ impl Store for Snapshot<'_> {
 
     fn etag_for(&self, data: &[u8]) -> String {
         ObjectId::hash(Kind::Blob, data).to_hex()
+    }
+
+    /// The head commit: tokens name commits, so they survive restarts as long
+    /// as the commit is in the repository we fetched (a shallow first fetch
+    /// holds only the tip; older tokens are then answered `valid-sync-token`
+    /// and the client syncs afresh).
+    fn version(&self) -> Option<String> {
+        self.repo.head().map(|h| h.to_hex())
+    }
+
+    fn list_at(&self, version: &str, dir: &str) -> Option<Option<Vec<Entry>>> {
+        let commit = ObjectId::from_hex(version)?;
+        let root = self.repo.commit_info(&commit).ok()?.tree;
+        self.repo.get(&root)?;
+        Some(match lookup(self.repo, root, dir) {
+            Some((id, true)) => entries(self.repo, &id),
+            _ => None,
+        })
     }
 }
 

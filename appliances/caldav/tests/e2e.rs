@@ -152,6 +152,21 @@ fn report_time_range_over_http() {
     );
     assert_eq!(status, 207, "{text}");
     assert!(text.contains("/alice/cal/abcd3.ics") && !text.contains("/alice/cal/abcd1.ics"), "{text}");
+    // sync-collection (RFC 6578): tokens name git commits.
+    let sync = |token: &str| {
+        let body = format!(
+            r#"<D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"#
+        );
+        lab.curl(&["-X", "REPORT", "--data-binary", &body], "/alice/cal/")
+    };
+    let (status, text) = sync("");
+    assert_eq!(status, 207, "{text}");
+    let token =
+        text.split("<D:sync-token>").nth(1).and_then(|s| s.split("</D:sync-token>").next()).unwrap().to_string();
+    assert_eq!(lab.curl(&["-X", "DELETE"], "/alice/cal/abcd1.ics").0, 204);
+    let (_, text) = sync(&token);
+    assert!(text.contains("<D:href>/alice/cal/abcd1.ics</D:href><D:status>HTTP/1.1 404 Not Found"), "{text}");
+    assert!(!text.contains("abcd3.ics"), "{text}");
     let big = lab.dir.path("big.ics");
     std::fs::write(&big, vec![b'x'; 2 << 20]).unwrap();
     assert_eq!(lab.put("/alice/cal/big.ics", &big, &[]).0, 413);

@@ -67,6 +67,7 @@ const ALL_NAMES: &[(&str, &str)] = &[
     (DAV, "owner"),
     (DAV, "current-user-privilege-set"),
     (DAV, "supported-report-set"),
+    (DAV, "sync-token"),
     (CALDAV, "calendar-home-set"),
     (CALDAV, "calendar-description"),
     (CALDAV, "supported-calendar-component-set"),
@@ -139,11 +140,14 @@ pub(crate) fn value(h: &Handler<'_>, res: &Resource, ns: &str, name: &str) -> Op
             .collect(),
         ),
         (DAV, "supported-report-set") if res.is_calendar() => Some(
-            ["C:calendar-query", "C:calendar-multiget"]
+            ["C:calendar-query", "C:calendar-multiget", "D:sync-collection"]
                 .iter()
                 .map(|r| format!("<D:supported-report><D:report><{r}/></D:report></D:supported-report>"))
                 .collect(),
         ),
+        (DAV, "sync-token") if res.is_calendar() => {
+            Some(xml::escape(&crate::report::sync_token(h.store.version().as_deref())))
+        }
         (CALDAV, "calendar-description") if res.is_calendar() => meta?.description.as_deref().map(xml::escape),
         (CALDAV, "supported-calendar-component-set") if res.is_calendar() => {
             let m = meta?;

@@ -23,6 +23,8 @@ pub(crate) fn report(h: &Handler<'_>, target: &Resource) -> Response {
         multiget(h, &root)
     } else if root.is(CALDAV, "calendar-query") {
         query(h, target, &root)
+    } else if root.is(DAV, "sync-collection") && target.is_collection() {
+        sync_collection(h, target, &root)
     } else {
         // RFC 3253 §3.6.
         precondition(403, DAV, "supported-report")
@@ -74,6 +76,59 @@ fn multiget(h: &Handler<'_>, root: &Element) -> Response {
         }
     }
     body.push_str("</D:multistatus>");
+    Response::xml(207, body)
+}
+
+/// The sync-token of a store version (RFC 6578 §3.2: a URI).
+pub fn sync_token(version: Option<&str>) -> String {
+    format!("{TOKEN_PREFIX}{}", version.unwrap_or("empty"))
+}
+
+const TOKEN_PREFIX: &str = "urn:x-caldav-git:sync:";
+
+/// sync-collection (RFC 6578 §3.2): the members changed since the token's version
+/// (all of them for an empty token), and the removed ones as 404 responses.
+/// Calendars hold no collections, so sync-level 1 and infinite answer the same.
+/// `limit` is not honoured: every change is returned at once.
+fn sync_collection(h: &Handler<'_>, target: &Resource, root: &Element) -> Response {
+    let req = prop_request(root);
+    let token = root.child(DAV, "sync-token").map_or("", |t| t.text.trim());
+    let dir = target.path.store_path();
+    let old: Option<Vec<crate::store::Entry>> = if token.is_empty() {
+        None
+    } else {
+        let version = token.strip_prefix(TOKEN_PREFIX);
+        let old = match version {
+            Some("empty") => Some(None),
+            Some(v) => h.store.list_at(v, &dir),
+            None => None,
+        };
+        match old {
+            Some(entries) => Some(entries.unwrap_or_default()),
+            None => return precondition(403, DAV, "valid-sync-token"),
+        }
+    };
+    let now = h.store.list(&dir).unwrap_or_default();
+    let visible = |e: &&crate::store::Entry| !e.name.starts_with('.') && !e.is_dir();
+    let mut body = xml::document_open("multistatus");
+    for e in now.iter().filter(visible) {
+        let unchanged = old.as_ref().is_some_and(|o| o.iter().any(|x| x.name == e.name && x.etag == e.etag));
+        if unchanged {
+            continue;
+        }
+        if let Some(res) = resolve(h.store, &target.path.child(&e.name)) {
+            body.push_str(&object_response(h, &res, &req));
+        }
+    }
+    for e in old.iter().flatten().filter(visible) {
+        if !now.iter().any(|x| x.name == e.name && !x.is_dir()) {
+            body.push_str(&not_found(&target.path.child(&e.name).href(false)));
+        }
+    }
+    body.push_str(&format!(
+        "<D:sync-token>{}</D:sync-token></D:multistatus>",
+        xml::escape(&sync_token(h.store.version().as_deref()))
+    ));
     Response::xml(207, body)
 }
 

@@ -32,6 +32,11 @@ pub trait Store {
     fn dir_tag(&self, dir: &str) -> Option<String>;
     /// The ETag `data` will have once written (so PUT can answer with it).
     fn etag_for(&self, data: &[u8]) -> String;
+    /// This version's id (a sync-token names it, RFC 6578); None before the first change.
+    fn version(&self) -> Option<String>;
+    /// A directory's names at an earlier version: None if that version is not
+    /// known (any more); `Some(None)` if the directory did not exist then.
+    fn list_at(&self, version: &str, dir: &str) -> Option<Option<Vec<Entry>>>;
 }
 
 /// Writes (`Some`) or deletes (`None`) one file; deleting the last file of a
@@ -47,6 +52,8 @@ pub struct Change {
 #[derive(Debug, Clone, Default)]
 pub struct MemStore {
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Every earlier version's files; the version id is the index.
+    pub history: Vec<BTreeMap<String, Vec<u8>>>,
 }
 
 fn fnv(data: &[u8], mut h: u64) -> u64 {
@@ -61,6 +68,10 @@ const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 
 impl MemStore {
     pub fn apply(&mut self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        self.history.push(self.files.clone());
         for c in changes {
             match &c.content {
                 Some(d) => self.files.insert(c.path.clone(), d.clone()),
@@ -70,10 +81,34 @@ impl MemStore {
     }
 
     fn under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a String, &'a Vec<u8>)> + 'a {
-        self.files
-            .iter()
-            .filter(move |(p, _)| dir.is_empty() || p.strip_prefix(dir).is_some_and(|r| r.starts_with('/')))
+        under(&self.files, dir)
     }
+}
+
+fn under<'a>(
+    files: &'a BTreeMap<String, Vec<u8>>,
+    dir: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a Vec<u8>)> + 'a {
+    files.iter().filter(move |(p, _)| dir.is_empty() || p.strip_prefix(dir).is_some_and(|r| r.starts_with('/')))
+}
+
+fn list_files(files: &BTreeMap<String, Vec<u8>>, dir: &str) -> Option<Vec<Entry>> {
+    let mut out: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for (path, data) in under(files, dir) {
+        let rest = if dir.is_empty() { path.as_str() } else { &path[dir.len() + 1..] };
+        match rest.split_once('/') {
+            Some((d, _)) => out.insert(d.to_string(), None),
+            None => out.insert(rest.to_string(), Some(mem_etag(data))),
+        };
+    }
+    if out.is_empty() && !dir.is_empty() {
+        return None;
+    }
+    Some(out.into_iter().map(|(name, etag)| Entry { name, etag }).collect())
+}
+
+fn mem_etag(data: &[u8]) -> String {
+    format!("{:016x}-{}", fnv(data, FNV_BASIS), data.len())
 }
 
 impl Store for MemStore {
@@ -82,18 +117,7 @@ impl Store for MemStore {
     }
 
     fn list(&self, dir: &str) -> Option<Vec<Entry>> {
-        let mut out: BTreeMap<String, Option<String>> = BTreeMap::new();
-        for (path, data) in self.under(dir) {
-            let rest = if dir.is_empty() { path.as_str() } else { &path[dir.len() + 1..] };
-            match rest.split_once('/') {
-                Some((d, _)) => out.insert(d.to_string(), None),
-                None => out.insert(rest.to_string(), Some(self.etag_for(data))),
-            };
-        }
-        if out.is_empty() && !dir.is_empty() {
-            return None;
-        }
-        Some(out.into_iter().map(|(name, etag)| Entry { name, etag }).collect())
+        list_files(&self.files, dir)
     }
 
     fn dir_tag(&self, dir: &str) -> Option<String> {
@@ -109,6 +133,20 @@ impl Store for MemStore {
     }
 
     fn etag_for(&self, data: &[u8]) -> String {
-        format!("{:016x}-{}", fnv(data, FNV_BASIS), data.len())
+        mem_etag(data)
+    }
+
+    fn version(&self) -> Option<String> {
+        (!self.history.is_empty()).then(|| self.history.len().to_string())
+    }
+
+    fn list_at(&self, version: &str, dir: &str) -> Option<Option<Vec<Entry>>> {
+        let v: usize = version.parse().ok()?;
+        let files = match v.checked_sub(self.history.len()) {
+            Some(0) => &self.files,
+            Some(_) => return None,
+            None => self.history.get(v)?,
+        };
+        Some(list_files(files, dir))
     }
 }

@@ -380,3 +380,44 @@ fn copy_and_move() {
     assert_eq!(mv(&mut f, "MOVE", "/alice/calendar/", "/alice/calendar/inner/", None).status, 403);
     assert_eq!(mv(&mut f, "COPY", "/alice/calendar/", "/alice/backup/calendar/", None).status, 403);
 }
+
+fn sync(f: &mut Fixture, token: &str) -> Response {
+    // RFC 6578 §3.8's request.
+    let body = format!(
+        r#"<?xml version="1.0" encoding="utf-8" ?>
+<D:sync-collection xmlns:D="DAV:">
+  <D:sync-token>{token}</D:sync-token>
+  <D:sync-level>1</D:sync-level>
+  <D:prop><D:getetag/></D:prop>
+</D:sync-collection>"#
+    );
+    f.send(Request::new("REPORT", "/alice/calendar/").with_body(body))
+}
+
+fn token_of(r: &Response) -> String {
+    let b = body(r);
+    b.split("<D:sync-token>").nth(1).and_then(|s| s.split("</D:sync-token>").next()).unwrap().to_string()
+}
+
+#[test]
+fn sync_collection_reports_changes_and_deletions() {
+    let mut f = Fixture::with_calendar();
+    let first = sync(&mut f, "");
+    assert_eq!(first.status, 207);
+    assert_eq!(hrefs(&first).len(), 4, "{}", body(&first));
+    let token = token_of(&first);
+    assert!(hrefs(&sync(&mut f, &token)).is_empty(), "nothing changed since");
+    assert_eq!(f.send(Request::new("DELETE", "/alice/calendar/abcd4.ics")).status, 204);
+    let changed = String::from_utf8_lossy(ABCD[0].1).replace("Event #1", "Event #1 changed");
+    let r = f.send(Request::new("PUT", "/alice/calendar/abcd1.ics").with_body(changed));
+    assert_eq!(r.status, 204);
+    let r = sync(&mut f, &token);
+    let b = body(&r);
+    assert_eq!(hrefs(&r), ["/alice/calendar/abcd1.ics", "/alice/calendar/abcd4.ics"]);
+    assert!(b.contains("<D:href>/alice/calendar/abcd4.ics</D:href><D:status>HTTP/1.1 404 Not Found</D:status>"), "{b}");
+    assert_ne!(token_of(&r), token);
+    let r = sync(&mut f, "urn:x-caldav-git:sync:999");
+    assert!(r.status == 403 && body(&r).contains("valid-sync-token"), "{}", body(&r));
+    let r = sync(&mut f, "http://example.com/other-server-token");
+    assert_eq!(r.status, 403);
+}
