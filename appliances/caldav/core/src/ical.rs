@@ -195,6 +195,9 @@ pub struct Time {
 /// Parses `YYYYMMDD`, `YYYYMMDDTHHMMSS` or `YYYYMMDDTHHMMSSZ`.
 pub fn parse_time(v: &str) -> Option<Time> {
     let v = v.trim();
+    if !v.is_ascii() {
+        return None;
+    }
     let (date, rest) = (v.get(..8)?, v.get(8..)?);
     let (y, m, d) = (digits(date.get(..4)?)?, digits(date.get(4..6)?)?, digits(date.get(6..)?)?);
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
@@ -314,7 +317,7 @@ fn parse_offset(v: &str) -> Option<i64> {
         _ => return None,
     };
     let d = &v[1..];
-    if d.len() != 4 && d.len() != 6 {
+    if !d.is_ascii() || (d.len() != 4 && d.len() != 6) {
         return None;
     }
     let (h, m) = (digits(&d[..2])?, digits(&d[2..4])?);
@@ -340,8 +343,11 @@ fn yearly_onset(rule: &str, start: i64, local: i64) -> Option<i64> {
         }
     }
     let (month, byday) = (month? as u32, byday?);
+    if !byday.is_ascii() {
+        return None;
+    }
     let weekday = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"].iter().position(|d| byday.ends_with(d))? as i64;
-    let n: i64 = byday[..byday.len() - 2].parse().ok()?;
+    let n: i64 = byday[..byday.len() - 2].parse().ok().filter(|n: &i64| (-5..=5).contains(n))?;
     let time_of_day = start.rem_euclid(DAY);
     let onset_in = |year: i64| -> Option<i64> {
         // 1970-01-01 was a Thursday (index 3 from Monday).
@@ -403,7 +409,7 @@ pub fn overlaps(c: &Comp, zones: &Zones<'_>, r: Range) -> bool {
             .and_then(|p| p.value.split(';').find_map(|kv| kv.strip_prefix("UNTIL=")).and_then(parse_time))
             .map(|t| t.local);
         let span = match (time("DTEND").or(time("DUE")), duration) {
-            (Some(e), _) => e.local - s.local,
+            (Some(e), _) => e.local.saturating_sub(s.local),
             (None, Some(d)) => d,
             (None, None) if s.date_only => DAY,
             (None, None) => 0,
@@ -419,7 +425,7 @@ pub fn overlaps(c: &Comp, zones: &Zones<'_>, r: Range) -> bool {
                 return r.start < e.local && r.end > s_;
             }
             match duration {
-                Some(d) if d > 0 => r.start < s_ + d && r.end > s_,
+                Some(d) if d > 0 => r.start < s_.saturating_add(d) && r.end > s_,
                 Some(_) => r.start <= s_ && r.end > s_,
                 None if s.date_only => r.start < s_ + DAY && r.end > s_,
                 None => r.start <= s_ && r.end > s_,
@@ -430,7 +436,7 @@ pub fn overlaps(c: &Comp, zones: &Zones<'_>, r: Range) -> bool {
             let completed = time("COMPLETED").map(|t| t.local);
             let created = time("CREATED").map(|t| t.local);
             match (dtstart.map(|t| t.local), duration, due) {
-                (Some(s), Some(d), _) => r.start <= s + d && (r.end > s || r.end >= s + d),
+                (Some(s), Some(d), _) => r.start <= s.saturating_add(d) && (r.end > s || r.end >= s.saturating_add(d)),
                 (Some(s), None, Some(due)) => (r.start < due || r.start <= s) && (r.end > s || r.end >= due),
                 (Some(s), None, None) => r.start <= s && r.end > s,
                 (None, _, Some(due)) => r.start < due && r.end >= due,
@@ -468,5 +474,15 @@ mod tests {
         assert_eq!(parse_duration("P"), None);
         assert_eq!(parse_duration("PT1D"), None);
         assert_eq!(parse_duration("P99999999999999999999D"), None);
+    }
+
+    #[test]
+    fn non_ascii_values_are_refused_not_sliced() {
+        assert!(parse_time("20060101T1é000").is_none());
+        assert!(parse_time("2006é101").is_none());
+        assert!(parse_offset("+1é2").is_none());
+        assert_eq!(parse_offset("-0500"), Some(-5 * 3600));
+        assert!(yearly_onset("FREQ=YEARLY;BYMONTH=4;BYDAY=éSU", 0, 1_000_000_000).is_none());
+        assert!(yearly_onset("FREQ=YEARLY;BYMONTH=4;BYDAY=99999999SU", 0, 1_000_000_000).is_none());
     }
 }
