@@ -134,7 +134,7 @@ fn done(response: Response) -> Outcome {
     Outcome { response, changes: Vec::new(), user: None }
 }
 
-const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, COPY, MOVE, PROPFIND, MKCOL, MKCALENDAR, REPORT";
+const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, COPY, MOVE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, REPORT";
 
 /// The entity tags of an `If-Match`/`If-None-Match` value; None for `*`.
 fn etag_list(v: &str) -> Option<Vec<(bool, String)>> {
@@ -244,9 +244,8 @@ impl Handler<'_> {
             }),
             "COPY" => self.copy_move(res, false),
             "MOVE" => self.copy_move(res, true),
-            "PROPPATCH" | "LOCK" | "UNLOCK" => {
-                done(Response::text(501, "not supported by this server yet\n").header("Allow", ALLOW))
-            }
+            "PROPPATCH" => self.proppatch(res),
+            "LOCK" | "UNLOCK" => done(Response::text(501, "not supported by this server yet\n").header("Allow", ALLOW)),
             _ => done(Response::text(405, "method not allowed\n").header("Allow", ALLOW)),
         }
     }
@@ -488,6 +487,71 @@ impl Handler<'_> {
             changes: vec![Change { path: file, content: Some(meta.to_bytes()) }],
             user: None,
         }
+    }
+
+    /// PROPPATCH (RFC 4918 §9.2): a collection's displayname and
+    /// calendar-description can be set and removed; there are no dead properties,
+    /// so any other property is refused (403) and, the request being atomic,
+    /// nothing is changed (424 for the rest).
+    fn proppatch(&self, res: Option<Resource>) -> Outcome {
+        let Some(res) = res else { return done(Response::text(404, "not found\n")) };
+        let root = match xml::parse(&self.req.body) {
+            Ok(r) if r.is(DAV, "propertyupdate") => r,
+            Ok(_) => return done(Response::text(400, "the body is not a DAV:propertyupdate\n")),
+            Err(e) => return done(Response::text(400, &format!("malformed XML: {e}\n"))),
+        };
+        let mut meta = match &res.kind {
+            Kind::Collection(m) if res.path.segments.len() >= 2 => Some(m.clone()),
+            _ => None,
+        };
+        let (mut ok, mut refused) = (Vec::new(), Vec::new());
+        // Instructions apply in document order (§14.19).
+        for op in &root.children {
+            let set = op.is(DAV, "set");
+            if !set && !op.is(DAV, "remove") {
+                continue;
+            }
+            for p in op.children_named(DAV, "prop").flat_map(|p| p.children.iter()) {
+                let name = xml::empty_element(&p.ns, &p.name);
+                let value = set.then(|| p.text.clone());
+                let slot = match (&mut meta, p.ns.as_str(), p.name.as_str()) {
+                    (Some(m), DAV, "displayname") => Some(&mut m.displayname),
+                    (Some(m), CALDAV, "calendar-description") if m.calendar => Some(&mut m.description),
+                    _ => None,
+                };
+                match slot {
+                    Some(slot) => {
+                        *slot = value;
+                        ok.push(name);
+                    }
+                    None => refused.push(name),
+                }
+            }
+        }
+        let stat = |list: &[String], status: &str| {
+            if list.is_empty() {
+                return String::new();
+            }
+            format!("<D:propstat><D:prop>{}</D:prop><D:status>HTTP/1.1 {status}</D:status></D:propstat>", list.concat())
+        };
+        let failed = !refused.is_empty();
+        let body = format!(
+            "{}<D:response><D:href>{}</D:href>{}{}</D:response></D:multistatus>",
+            xml::document_open("multistatus"),
+            xml::escape(&res.href()),
+            stat(&ok, if failed { "424 Failed Dependency" } else { "200 OK" }),
+            stat(&refused, "403 Forbidden"),
+        );
+        let changes = match meta {
+            Some(m) if !failed && !ok.is_empty() => {
+                vec![Change {
+                    path: format!("{}/{}", res.path.store_path(), collection::FILE),
+                    content: Some(m.to_bytes()),
+                }]
+            }
+            _ => Vec::new(),
+        };
+        Outcome { response: Response::xml(207, body), changes, user: None }
     }
 
     fn propfind(&self, res: Option<Resource>) -> Response {

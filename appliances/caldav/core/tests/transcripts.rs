@@ -488,3 +488,33 @@ fn mangled_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn proppatch_is_atomic() {
+    let mut f = Fixture::with_calendar();
+    let patch = |name: &str, extra: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8" ?>
+<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+  <D:set><D:prop><D:displayname>{name}</D:displayname>{extra}</D:prop></D:set>
+  <D:remove><D:prop><C:calendar-description/></D:prop></D:remove>
+</D:propertyupdate>"#
+        )
+    };
+    let ask = r#"<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>"#;
+    let name = |f: &mut Fixture| {
+        body(&f.send(Request::new("PROPFIND", "/alice/calendar/").with_header("Depth", "0").with_body(ask)))
+    };
+    let r = f.send(
+        Request::new("PROPPATCH", "/alice/calendar/")
+            .with_body(patch("Work", "<x:color xmlns:x=\"urn:x\">red</x:color>")),
+    );
+    let b = body(&r);
+    assert_eq!(r.status, 207);
+    assert!(b.contains("<X:color xmlns:X=\"urn:x\"/></D:prop><D:status>HTTP/1.1 403 Forbidden"), "{b}");
+    assert!(b.contains("424 Failed Dependency"), "{b}");
+    assert!(!name(&mut f).contains("Work"), "nothing changed");
+    let r = f.send(Request::new("PROPPATCH", "/alice/calendar/").with_body(patch("Work", "")));
+    assert!(body(&r).contains("200 OK") && !body(&r).contains("403"), "{}", body(&r));
+    assert!(name(&mut f).contains("<D:displayname>Work</D:displayname>"));
+}
