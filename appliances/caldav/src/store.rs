@@ -2,10 +2,12 @@
 //! for the core, and [`Git`] commits a request's changes and pushes them.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::error::Error;
+use std::rc::Rc;
 
 use caldav_core::{Change, Entry, Store};
-use gitstore::{Authenticator, Client, Kind, ObjectId, Remote, Repo, Signature};
+use gitstore::{Authenticator, Client, Kind, ObjectId, Remote, Repo, Signature, TreeEntry};
 use platform::stack::Stack;
 use platform::time::{self, Duration};
 
@@ -14,45 +16,72 @@ const GIT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One commit's tree, read through the [`Store`] trait. ETags are blob ids and
 /// CTags tree ids, so both change exactly when the content does.
+///
+/// Trees are parsed once per snapshot and indexed by name: a REPORT over a
+/// calendar of N objects reads N files of one tree, which must not parse that
+/// tree N times.
 pub struct Snapshot<'r> {
     repo: &'r Repo,
     root: Option<ObjectId>,
+    trees: RefCell<HashMap<ObjectId, Rc<Tree>>>,
+}
+
+/// A parsed tree: entries in git's order, and an index by name.
+struct Tree {
+    entries: Vec<TreeEntry>,
+    by_name: HashMap<String, usize>,
 }
 
 impl<'r> Snapshot<'r> {
     /// The head commit's tree (an empty store before the first commit).
     pub fn of_head(repo: &'r Repo) -> Snapshot<'r> {
         let root = repo.head().and_then(|h| repo.commit_info(&h).ok()).map(|c| c.tree);
-        Snapshot { repo, root }
+        Snapshot { repo, root, trees: RefCell::default() }
     }
 
-    /// The id and kind (tree or not) of a path; `""` is the root tree.
-    fn lookup(&self, path: &str) -> Option<(ObjectId, bool)> {
-        lookup(self.repo, self.root?, path)
-    }
-}
-
-/// The id and kind (tree or not) of a path below the tree `root`.
-fn lookup(repo: &Repo, root: ObjectId, path: &str) -> Option<(ObjectId, bool)> {
-    let mut id = root;
-    if path.is_empty() {
-        return Some((id, true));
-    }
-    let mut is_tree = true;
-    for part in path.split('/') {
-        if !is_tree {
-            return None;
+    fn tree(&self, id: &ObjectId) -> Option<Rc<Tree>> {
+        if let Some(t) = self.trees.borrow().get(id) {
+            return Some(t.clone());
         }
-        let entry = repo.tree(&id).ok()?.into_iter().find(|e| e.name == part)?;
-        is_tree = entry.is_tree();
-        id = entry.id;
+        let entries = self.repo.tree(id).ok()?;
+        let by_name = entries.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+        let tree = Rc::new(Tree { entries, by_name });
+        self.trees.borrow_mut().insert(*id, tree.clone());
+        Some(tree)
     }
-    Some((id, is_tree))
-}
 
-fn entries(repo: &Repo, tree: &ObjectId) -> Option<Vec<Entry>> {
-    let entries = repo.tree(tree).ok()?;
-    Some(entries.into_iter().map(|e| Entry { etag: (!e.is_tree()).then(|| e.id.to_hex()), name: e.name }).collect())
+    /// The id and kind (tree or not) of a path below the tree `root`; `""` is `root`.
+    fn lookup_in(&self, root: ObjectId, path: &str) -> Option<(ObjectId, bool)> {
+        let mut id = root;
+        if path.is_empty() {
+            return Some((id, true));
+        }
+        let mut is_tree = true;
+        for part in path.split('/') {
+            if !is_tree {
+                return None;
+            }
+            let tree = self.tree(&id)?;
+            let entry = &tree.entries[*tree.by_name.get(part)?];
+            is_tree = entry.is_tree();
+            id = entry.id;
+        }
+        Some((id, is_tree))
+    }
+
+    fn lookup(&self, path: &str) -> Option<(ObjectId, bool)> {
+        self.lookup_in(self.root?, path)
+    }
+
+    fn entries(&self, tree: &ObjectId) -> Option<Vec<Entry>> {
+        let tree = self.tree(tree)?;
+        Some(
+            tree.entries
+                .iter()
+                .map(|e| Entry { etag: (!e.is_tree()).then(|| e.id.to_hex()), name: e.name.clone() })
+                .collect(),
+        )
+    }
 }
 
 impl Store for Snapshot<'_> {
@@ -65,7 +94,7 @@ impl Store for Snapshot<'_> {
 
     fn list(&self, dir: &str) -> Option<Vec<Entry>> {
         let (id, true) = self.lookup(dir)? else { return None };
-        entries(self.repo, &id)
+        self.entries(&id)
     }
 
     fn dir_tag(&self, dir: &str) -> Option<String> {
@@ -91,8 +120,8 @@ impl Store for Snapshot<'_> {
         let commit = ObjectId::from_hex(version)?;
         let root = self.repo.commit_info(&commit).ok()?.tree;
         self.repo.get(&root)?;
-        Some(match lookup(self.repo, root, dir) {
-            Some((id, true)) => entries(self.repo, &id),
+        Some(match self.lookup_in(root, dir) {
+            Some((id, true)) => self.entries(&id),
             _ => None,
         })
     }

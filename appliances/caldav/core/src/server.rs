@@ -102,7 +102,11 @@ pub fn children(store: &dyn Store, res: &Resource) -> Vec<Resource> {
     entries
         .into_iter()
         .filter(|e| !e.name.starts_with('.'))
-        .filter_map(|e| resolve(store, &res.path.child(&e.name)))
+        .filter_map(|e| match e.etag {
+            // A file: the listing has all we need (no second lookup per member).
+            Some(etag) => Some(Resource { path: res.path.child(&e.name), kind: Kind::File { etag } }),
+            None => resolve(store, &res.path.child(&e.name)),
+        })
         .collect()
 }
 
