@@ -177,7 +177,9 @@ fn report_time_range_over_http() {
 fn litmus_basic_copymove_http() {
     require_tool("litmus", &["--version"], "litmus");
     let lab = Lab::start("caldav-litmus");
+    // litmus writes debug.log and child.log into its working directory.
     let out = Command::new("litmus")
+        .current_dir(lab.dir.dir())
         .env("TESTS", "basic copymove http")
         .args(["-k", &format!("{}/alice/", lab.base), "alice", "secret"])
         .output()
