@@ -45,6 +45,10 @@ pub const PACKAGES: &[Package] = &[
         name: "dnsutils",
         why: "`dig` and `nsupdate`: queries and signed dynamic updates in the DNS end-to-end tests",
     },
+    Package {
+        name: "litmus",
+        why: "the WebDAV conformance suites (basic, http) run against the CalDAV appliance in its end-to-end test",
+    },
     Package { name: "knot-dnsutils", why: "`kdig`: TCP pipelining and EDNS queries in the DNS end-to-end tests" },
     Package {
         name: "knot-dnssecutils",

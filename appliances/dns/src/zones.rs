@@ -48,32 +48,13 @@ impl GitSync {
             client = client.with_authenticator(&auth)?;
         }
         let client = if cfg.dns_servers.is_empty() {
-            with_host_resolver(client)
+            client.with_system_resolver()
         } else {
             // One behaviour on every target: the servers we were given, never the host's.
             client.with_resolver(Rc::new(dnsstub::Resolver::new(stack.clone(), cfg.dns_servers.clone(), entropy)))
         };
         Ok(GitSync { client, remote, repo: RefCell::default(), files: RefCell::default() })
     }
-}
-
-/// Without `--dns-server`, host names in `--remote` are looked up with the
-/// host's resolver on unix.
-#[cfg(not(solo5_hvt))]
-fn with_host_resolver(client: Client) -> Client {
-    use std::net::ToSocketAddrs;
-    let lookup = |host: &str| -> Result<Vec<std::net::IpAddr>, String> {
-        let addrs = (host, 0).to_socket_addrs().map_err(|e| e.to_string())?;
-        Ok(addrs.map(|a| a.ip()).collect())
-    };
-    client.with_resolver(Rc::new(lookup))
-}
-
-/// On hvt there is no host resolver: without `--dns-server`, `--remote` needs an
-/// IP literal (gitstore says so).
-#[cfg(solo5_hvt)]
-fn with_host_resolver(client: Client) -> Client {
-    client
 }
 
 /// Whether a repository path is a zone or keys file we read.

@@ -172,6 +172,23 @@ impl Client {
         self
     }
 
+    /// Resolves host names with the host's resolver (std's lookup) on unix; on
+    /// hvt there is none, so `--remote` needs an IP literal there. Shared by the
+    /// appliances that take a `--remote`.
+    pub fn with_system_resolver(self) -> Client {
+        #[cfg(not(solo5_hvt))]
+        {
+            use std::net::ToSocketAddrs;
+            let lookup = |host: &str| -> Result<Vec<std::net::IpAddr>, String> {
+                let addrs = (host, 0).to_socket_addrs().map_err(|e| e.to_string())?;
+                Ok(addrs.map(|a| a.ip()).collect())
+            };
+            self.with_resolver(Rc::new(lookup))
+        }
+        #[cfg(solo5_hvt)]
+        self
+    }
+
     /// Authenticates https servers this way.
     pub fn with_authenticator(mut self, auth: &Authenticator) -> Result<Client, Error> {
         self.tls = Some(auth.client_config()?);
