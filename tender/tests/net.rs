@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 struct Netns(String);
 
 impl Netns {
+    #[allow(unsafe_code)] // geteuid(2)
     fn new(tag: &str) -> Netns {
         // SAFETY: geteuid has no preconditions.
         assert_eq!(unsafe { libc::geteuid() }, 0, "the net tests need root (network namespaces, taps)");
