@@ -12,6 +12,7 @@
 //! * [`netns`]: network namespaces made by the test, deleted on drop;
 //! * [`certs`]: a CA, leaves signed by it and PEM files (rcgen);
 //! * [`frames`]: Ethernet test frames and a pcap parser;
+//! * [`fuzz`]: the fuzz crates' seed corpora, for the stable tests over them;
 //! * [`git`]: real git servers (`git daemon`, smart HTTP(S));
 //! * [`nsd`]: NSD in a namespace, and the DNS tools a test needs;
 //! * [`boot`]: boot an appliance on a backend (the unix binary, or an hvt image
@@ -23,6 +24,7 @@
 pub mod boot;
 pub mod certs;
 pub mod frames;
+pub mod fuzz;
 pub mod git;
 pub mod netns;
 pub mod nsd;

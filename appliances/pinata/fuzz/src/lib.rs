@@ -82,20 +82,23 @@ fn drain(conn: &mut Connection) -> Vec<u8> {
 /// as a handshake completes; it then panics, because completing a handshake
 /// on fuzz input means winning without the CA's key. Plaintext delivered
 /// before the handshake completes is a failure too.
-pub fn feed(mut conn: Connection, data: &[u8]) {
-    let Some((&step, stream)) = data.split_first() else { return };
+///
+/// Returns true when the connection refused the input with a TLS error, false when the
+/// input ran out first (the seed test checks real peers' handshakes are refused).
+pub fn feed(mut conn: Connection, data: &[u8]) -> bool {
+    let Some((&step, stream)) = data.split_first() else { return false };
     let step = if step == 0 { stream.len().max(1) } else { step as usize };
     for piece in stream.chunks(step) {
         let mut rest = piece;
         while !rest.is_empty() {
             match conn.read_tls(&mut rest) {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => return false,
                 Ok(_) => {}
             }
             let processed = conn.process_new_packets();
             drain(&mut conn);
             if processed.is_err() {
-                return;
+                return true;
             }
             if !conn.is_handshaking() {
                 // Where the appliance calls `deliver`.
@@ -113,4 +116,5 @@ pub fn feed(mut conn: Connection, data: &[u8]) {
             }
         }
     }
+    false
 }
