@@ -13,6 +13,7 @@
 //! * [`certs`]: a CA, leaves signed by it and PEM files (rcgen);
 //! * [`frames`]: Ethernet test frames and a pcap parser;
 //! * [`fuzz`]: the fuzz crates' seed corpora, for the stable tests over them;
+//! * [`rng`]: a seeded generator of test inputs (xorshift64*);
 //! * [`git`]: real git servers (`git daemon`, smart HTTP(S));
 //! * [`nsd`]: NSD in a namespace, and the DNS tools a test needs;
 //! * [`boot`]: boot an appliance on a backend (the unix binary, or an hvt image
@@ -29,6 +30,7 @@ pub mod git;
 pub mod netns;
 pub mod nsd;
 pub mod proc;
+pub mod rng;
 pub mod tmp;
 pub mod tool;
 pub mod wait;
