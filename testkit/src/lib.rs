@@ -11,6 +11,7 @@
 //! * [`proc`]: a child process whose output lines are collected, killed on drop;
 //! * [`netns`]: network namespaces made by the test, deleted on drop;
 //! * [`certs`]: a CA, leaves signed by it and PEM files (rcgen);
+//! * [`echo`]: a TCP echo peer over the stack API;
 //! * [`frames`]: Ethernet test frames and a pcap parser;
 //! * [`fuzz`]: the fuzz crates' seed corpora, for the stable tests over them;
 //! * [`rng`]: a seeded generator of test inputs (xorshift64*);
@@ -24,6 +25,7 @@
 
 pub mod boot;
 pub mod certs;
+pub mod echo;
 pub mod frames;
 pub mod fuzz;
 pub mod git;
