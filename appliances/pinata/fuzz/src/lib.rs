@@ -6,7 +6,9 @@
 
 use std::io::Read;
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sansio::UnixTime;
 
 use netio::tls::verify::{ChainOnly, Verifier};
 use pinata_core::{CaMode, Pki};
@@ -26,10 +28,16 @@ pub struct Configs {
     pub bounty_client: Arc<ClientConfig>,
 }
 
+/// The host's wall clock, as the Piñata's certificates take it (the fuzz build has no
+/// platform runtime to ask).
+fn unix_now() -> UnixTime {
+    UnixTime::from_secs(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
 pub fn configs() -> &'static Configs {
     static CONFIGS: OnceLock<Configs> = OnceLock::new();
     CONFIGS.get_or_init(|| {
-        let pki = Pki::generate(CaMode::Fresh, SystemTime::now(), "pinata.local").expect("certificates");
+        let pki = Pki::generate(CaMode::Fresh, unix_now(), "pinata.local").expect("certificates");
         let time = Arc::new(DefaultTimeProvider);
         Configs {
             bounty_server: pinata_core::tls::bounty_server(&pki, time.clone()).expect("server config"),
