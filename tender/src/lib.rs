@@ -9,9 +9,13 @@ pub mod boot;
 pub mod cli;
 pub mod devices;
 pub mod image;
+#[allow(unsafe_code)] // KVM ioctls on the vCPU, the guest memory mapping
 pub mod kvm;
+#[allow(unsafe_code)] // the guest memory accessor over a raw mapping
 pub mod mem;
+#[allow(unsafe_code)] // the in-process guest: its mapping, signal handlers, the jump into it
 pub mod process;
+#[allow(unsafe_code)] // prctl(2), installing the filter, pre-faulting the heap
 pub mod seccomp;
 pub mod synth;
 

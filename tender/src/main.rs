@@ -1,5 +1,6 @@
 use std::io::Write;
 
+#[allow(unsafe_code)] // _exit(2), see below
 fn main() {
     let status = tender::run(std::env::args().skip(1).collect());
     let _ = std::io::stdout().flush();

@@ -13,44 +13,22 @@ const TENDER: &str = env!("CARGO_BIN_EXE_tender");
 
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+use testkit::NetNs;
 
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        // SAFETY: geteuid has no preconditions.
-        assert_eq!(unsafe { libc::geteuid() }, 0, "the net tests need root (network namespaces, taps)");
-        let name = format!("tndr{}{tag}", std::process::id());
-        let ns = Netns(name.clone());
-        sh(&["ip", "netns", "add", &name]);
-        for cmd in [
-            "ip link set lo up",
-            "ip tuntap add tap0 mode tap",
-            "ip link set tap0 up",
-            "ip addr add 10.77.0.1/24 dev tap0",
-        ] {
-            let mut a = vec!["ip", "netns", "exec", &name];
-            a.extend(cmd.split(' '));
-            sh(&a);
-        }
-        ns
+/// A namespace of this test's own (deleted on drop) holding `tap0`, up, with 10.77.0.1/24.
+fn namespace(tag: &str) -> NetNs {
+    let ns = NetNs::unique(&format!("tndr{tag}")).unwrap_or_else(|e| panic!("{e}"));
+    for args in [
+        &["link", "set", "lo", "up"][..],
+        &["tuntap", "add", "tap0", "mode", "tap"],
+        &["link", "set", "tap0", "up"],
+        &["addr", "add", "10.77.0.1/24", "dev", "tap0"],
+    ] {
+        ns.ip(args).unwrap_or_else(|e| panic!("{e}"));
     }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {:?} (is iproute2 installed?): {e}", args));
-    assert!(out.status.success(), "{:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
+    ns
 }
 
 /// Requests the guest answers before it prints SUCCESS: 3 pings, 1 UDP echo, 2 TCP echoes.
@@ -59,11 +37,11 @@ const REQUESTS: u32 = 6;
 /// Runs `tender_argv` (a tender and its options, without the image) on the `net` guest in
 /// a fresh namespace and checks ping, UDP echo and TCP echo from the namespace.
 pub fn net_echo(tag: &str, tender_argv: &[&str]) {
-    let ns = Netns::new(tag);
+    let ns = namespace(tag);
     let image = guest("net");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns.0])
-        .args(tender_argv)
+    let mut child = ns
+        .cmd(tender_argv[0])
+        .args(&tender_argv[1..])
         .args(["--net:service=tap0", "--net-mac:service=02:00:00:00:77:02"])
         .arg(&image)
         .args(["--ipv4=10.77.0.2/24", &format!("--count={REQUESTS}")])
@@ -87,8 +65,9 @@ pub fn net_echo(tag: &str, tender_argv: &[&str]) {
     }
     assert!(seen.contains("mac 02:00:00:00:77:02"), "{seen}");
     assert!(seen.contains("mtu 1500"), "{seen}");
-    let ping = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "ping", "-c", "3", "-i", "0.2", "-W", "5", "10.77.0.2"])
+    let ping = ns
+        .cmd("ping")
+        .args(["-c", "3", "-i", "0.2", "-W", "5", "10.77.0.2"])
         .output()
         .expect("cannot run ping (install iputils-ping)");
     let ping_out = String::from_utf8_lossy(&ping.stdout);
@@ -99,8 +78,8 @@ pub fn net_echo(tag: &str, tender_argv: &[&str]) {
     for (helper, target, ok) in
         [("udp_client_helper", "10.77.0.2:7", "UDP ECHO OK"), ("tcp_client_helper", "10.77.0.2:7", "TCP ECHO OK")]
     {
-        let r = Command::new("ip")
-            .args(["netns", "exec", &ns.0, std::env::current_exe().unwrap().to_str().unwrap()])
+        let r = ns
+            .cmd(std::env::current_exe().unwrap())
             .args(["--exact", helper, "--nocapture", "--include-ignored"])
             .env("TENDER_NET_HELPER", target)
             .output()

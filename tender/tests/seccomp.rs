@@ -49,6 +49,7 @@ fn after_filter(trace: &str) -> BTreeSet<String> {
 
 /// Runs the tender under strace with `args`; `net` = attach a socket pair end as fd 3 and
 /// send one UDP echo request through it.
+#[allow(unsafe_code)] // the child's dup2(2) in pre_exec
 fn traced(engine: &str, args: &[&str], net: bool) -> BTreeSet<String> {
     let trace = TempFile::new("strace", b"");
     let mut cmd = Command::new("strace");

@@ -11,7 +11,10 @@
 //! * [`proc`]: a child process whose output lines are collected, killed on drop;
 //! * [`netns`]: network namespaces made by the test, deleted on drop;
 //! * [`certs`]: a CA, leaves signed by it and PEM files (rcgen);
+//! * [`echo`]: a TCP echo peer over the stack API;
 //! * [`frames`]: Ethernet test frames and a pcap parser;
+//! * [`fuzz`]: the fuzz crates' seed corpora, for the stable tests over them;
+//! * [`rng`]: a seeded generator of test inputs (xorshift64*);
 //! * [`git`]: real git servers (`git daemon`, smart HTTP(S));
 //! * [`nsd`]: NSD in a namespace, and the DNS tools a test needs;
 //! * [`boot`]: boot an appliance on a backend (the unix binary, or an hvt image
@@ -22,11 +25,14 @@
 
 pub mod boot;
 pub mod certs;
+pub mod echo;
 pub mod frames;
+pub mod fuzz;
 pub mod git;
 pub mod netns;
 pub mod nsd;
 pub mod proc;
+pub mod rng;
 pub mod tmp;
 pub mod tool;
 pub mod wait;

@@ -94,3 +94,114 @@ impl Drop for Nsd {
         let _ = self.0.wait();
     }
 }
+
+/// What a query came over, to a [`DnsBridge`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Over {
+    Udp,
+    Tcp,
+}
+
+/// The relay of [`DnsBridge`]. Pipe framing (binary, both ways): a query is `U` or `T`,
+/// a 2-byte big-endian length and the message; the answer is a 2-byte count, then each
+/// message with a 2-byte length. On TCP every message carries DNS's 2-byte length
+/// prefix (RFC 1035 §4.2.2); a UDP query answered by none gets no datagram.
+const BRIDGE: &str = r#"
+import select, socket, struct, sys
+port = int(sys.argv[1])
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("127.0.0.1", port))
+t.listen(8)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", port))
+out.write(b"ready\n"); out.flush()
+def ask(kind, q):
+    out.write(kind + struct.pack(">H", len(q)) + q); out.flush()
+    n = struct.unpack(">H", inp.read(2))[0]
+    return [inp.read(struct.unpack(">H", inp.read(2))[0]) for _ in range(n)]
+def exact(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            return None
+        b += c
+    return b
+conns = []
+while True:
+    ready, _, _ = select.select([t, u] + conns, [], [])
+    for s in ready:
+        if s is t:
+            conns.append(t.accept()[0])
+        elif s is u:
+            q, peer = u.recvfrom(65535)
+            for r in ask(b"U", q):
+                u.sendto(r, peer)
+        else:
+            h = exact(s, 2)
+            q = h and exact(s, struct.unpack(">H", h)[0])
+            if not q:
+                conns.remove(s)
+                s.close()
+                continue
+            for r in ask(b"T", q):
+                s.sendall(struct.pack(">H", len(r)) + r)
+"#;
+
+/// A DNS server on 127.0.0.1:`port` (UDP and TCP) inside a namespace, played by a
+/// python relay that hands each query to a function of the test and sends back the
+/// messages it returns, in order: none for no reply, several for an AXFR/IXFR stream.
+/// So sans-IO server code meets real clients (dig, nsupdate, NSD as a secondary) without
+/// a socket layer of its own. The relay is killed on drop.
+pub struct DnsBridge(Child);
+
+impl DnsBridge {
+    /// Starts the relay in `ns` and returns once it listens; `answer` runs on a thread
+    /// of this process for each query.
+    pub fn start(ns: &str, port: u16, mut answer: impl FnMut(Over, &[u8]) -> Vec<Vec<u8>> + Send + 'static) -> Self {
+        use std::io::{Read, Write};
+        let mut child = crate::tool::in_ns(Some(ns), "python3")
+            .args(["-c", BRIDGE, &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the DNS bridge (python3)");
+        let mut tx = child.stdin.take().expect("piped stdin");
+        let mut rx = child.stdout.take().expect("piped stdout");
+        let mut ready = [0u8; 6];
+        rx.read_exact(&mut ready).expect("the DNS bridge did not start");
+        assert_eq!(&ready, b"ready\n");
+        std::thread::spawn(move || {
+            loop {
+                let mut head = [0u8; 3];
+                if rx.read_exact(&mut head).is_err() {
+                    return;
+                }
+                let over = if head[0] == b'T' { Over::Tcp } else { Over::Udp };
+                let mut query = vec![0u8; usize::from(u16::from_be_bytes([head[1], head[2]]))];
+                if rx.read_exact(&mut query).is_err() {
+                    return;
+                }
+                let replies = answer(over, &query);
+                let mut framed = (replies.len() as u16).to_be_bytes().to_vec();
+                for r in &replies {
+                    framed.extend_from_slice(&(r.len() as u16).to_be_bytes());
+                    framed.extend_from_slice(r);
+                }
+                if tx.write_all(&framed).and_then(|()| tx.flush()).is_err() {
+                    return;
+                }
+            }
+        });
+        DnsBridge(child)
+    }
+}
+
+impl Drop for DnsBridge {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

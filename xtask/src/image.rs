@@ -20,8 +20,6 @@
 //!
 //! Needs `cc` (the link driver; lld comes with rustc), `nm`, `strip` and `objdump`
 //! (binutils).
-// Wired into `cargo xtask image` by main.rs; not every helper is used by every command.
-#![allow(dead_code)]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -215,11 +213,6 @@ pub fn write_sha256sums(dist: &Path) -> Result<PathBuf, String> {
 use hvt_abi::elf::{PF_W, PF_X, PT_DYNAMIC, PT_LOAD};
 use hvt_abi::x86_64::{GUEST_MIN_BASE as MIN_BASE, MEM_MAX};
 
-#[cfg(test)]
-const MFT_ENTRY: usize = hvt_abi::MftEntry::SIZE;
-#[cfg(test)]
-const MFT_RESERVED_FIRST: u32 = hvt_abi::mft_type::RESERVED_FIRST;
-
 /// Checks an image file against the loader rules (see the module docs); returns what it
 /// found.
 pub fn check_image(path: &Path) -> Result<ImageReport, String> {
@@ -254,23 +247,6 @@ pub fn check_image(path: &Path) -> Result<ImageReport, String> {
 /// `(name, type)` of each device of a validated manifest.
 fn devices_of(m: &hvt_abi::Manifest) -> Vec<(String, u32)> {
     m.iter().skip(1).map(|(_, e)| (e.name_str().unwrap_or("?").to_string(), e.dev_type)).collect()
-}
-
-/// Parses an MFT1 descriptor (4 padding bytes, then `struct mft`), with the checks the
-/// tender makes; returns `(name, type)` of each device.
-fn parse_manifest(desc: &[u8]) -> Result<Vec<(String, u32)>, String> {
-    let m = desc.get(4..).ok_or("manifest note too short")?;
-    let m = hvt_abi::Manifest::parse_exact(m).map_err(|e| e.to_string())?;
-    for (i, e) in m.iter().skip(1) {
-        if !hvt_abi::valid_device_name(e.name_bytes()) || e.device_type().is_none() {
-            return Err(format!(
-                "manifest entry {i} ('{}', type {}) is invalid",
-                e.name_str().unwrap_or("?"),
-                e.dev_type
-            ));
-        }
-    }
-    Ok(devices_of(&m))
 }
 
 /// Fails when `objdump -d` finds an instruction that enters the host kernel directly.
@@ -453,19 +429,5 @@ mod tests {
         assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         let long = vec![b'a'; 1000];
         assert_eq!(sha256_hex(&long), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
-    }
-
-    #[test]
-    fn manifest_parsing() {
-        let mut desc = vec![0u8; 4 + 8 + 2 * MFT_ENTRY];
-        desc[4..8].copy_from_slice(&1u32.to_le_bytes());
-        desc[8..12].copy_from_slice(&2u32.to_le_bytes());
-        desc[12 + 68..12 + 72].copy_from_slice(&MFT_RESERVED_FIRST.to_le_bytes());
-        let e1 = 12 + MFT_ENTRY;
-        desc[e1..e1 + 7].copy_from_slice(b"service");
-        desc[e1 + 68..e1 + 72].copy_from_slice(&2u32.to_le_bytes());
-        assert_eq!(parse_manifest(&desc).unwrap(), vec![("service".to_string(), 2)]);
-        desc[e1 + 96] = 1;
-        assert!(parse_manifest(&desc).unwrap_err().contains("attached"));
     }
 }

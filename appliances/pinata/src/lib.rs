@@ -190,7 +190,7 @@ pub async fn run(env: Env) -> AppResult {
     let mut seed = [0u8; 48];
     env.entropy().fill(&mut seed);
     let rng = pinata_core::crypto::leak_random(&seed);
-    let pki = Pki::generate_with(mode, time::wall(), &config.hostname, rng)?;
+    let pki = Pki::generate_with(mode, time::sansio_now().wall, &config.hostname, rng)?;
     let clock: Arc<dyn rustls::time_provider::TimeProvider> = Arc::new(PlatformTime);
     let tls = |e: rustls::Error| format!("TLS configuration: {e}");
     let stack = env.stack()?;
@@ -507,7 +507,7 @@ fn respond(p: &Pinata, req: &Request<Incoming>, local: SocketAddr) -> Response<F
         r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         // The Date header from the platform's wall clock (hyper would read the
         // host's, which the simulator does not drive).
-        if let Some(date) = http_date(time::wall()).and_then(|d| HeaderValue::from_str(&d).ok()) {
+        if let Some(date) = http_date(time::sansio_now().wall).and_then(|d| HeaderValue::from_str(&d).ok()) {
             r.headers_mut().insert(DATE, date);
         }
         r

@@ -6,7 +6,7 @@
 //! core crate does not depend on `netio` (ARCHITECTURE.md rule 1).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use netio::tls::verify::{AnyCert, Verifier};
 use pinata_core::pki::{self, CaMode, Pki};
@@ -29,8 +29,8 @@ impl TimeProvider for At {
     }
 }
 
-fn boot() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(NOW_SECS)
+fn boot() -> platform::time::UnixTime {
+    platform::time::UnixTime::from_secs(NOW_SECS)
 }
 
 fn time() -> Arc<dyn TimeProvider> {

@@ -142,6 +142,35 @@ async fn open(stack: &Stack, service: &str, path: &str) -> (TcpStream, Vec<Strin
     (conn, advert)
 }
 
+/// An upload-pack request (git's pack-protocol.txt, "upload-request"): `lines` (wants,
+/// shallows, deepen) as pkt-lines, a flush, then `done`.
+fn upload_request(lines: &[String]) -> Vec<u8> {
+    let mut req = Vec::new();
+    for line in lines {
+        pkt(&mut req, line.as_bytes());
+    }
+    req.extend_from_slice(b"0000");
+    pkt(&mut req, b"done\n");
+    req
+}
+
+/// Reads the server's NAK (no common commit), which comes before the pack.
+async fn read_nak(conn: &mut TcpStream) {
+    let mut nak = [0u8; 8];
+    conn.read_exact(&mut nak).await.unwrap();
+    assert_eq!(&nak, b"0008NAK\n");
+}
+
+/// Reads a pack sent without side-band (the raw bytes up to the end of the stream) into
+/// a fresh repository; returns it and how many objects the pack held.
+async fn read_raw_pack(conn: &mut TcpStream) -> (Repo, usize) {
+    let mut pack = Vec::new();
+    conn.read_to_end(&mut pack).await.unwrap();
+    let mut repo = Repo::new();
+    let objects = gitstore::pack::read_pack(&pack, &mut repo).unwrap();
+    (repo, objects)
+}
+
 #[test]
 fn server_refuses_a_command_whose_old_id_went_stale() {
     let (w, server, client) = world(3);
@@ -216,19 +245,10 @@ fn pack_without_side_band_and_unknown_repositories() {
         let tip = h.branch("main").unwrap();
         let (mut conn, advert) = open(&stack, "git-upload-pack", "/zones.git").await;
         assert!(advert[0].contains("side-band-64k"), "{advert:?}");
-        let mut req = Vec::new();
-        pkt(&mut req, format!("want {tip}\n").as_bytes());
-        req.extend_from_slice(b"0000");
-        pkt(&mut req, b"done\n");
-        conn.write_all(&req).await.unwrap();
-        let mut nak = [0u8; 8];
-        conn.read_exact(&mut nak).await.unwrap();
-        assert_eq!(&nak, b"0008NAK\n");
-        // The raw pack up to the end of the stream.
-        let mut pack = Vec::new();
-        conn.read_to_end(&mut pack).await.unwrap();
-        let mut repo = Repo::new();
-        assert_eq!(gitstore::pack::read_pack(&pack, &mut repo).unwrap(), 8);
+        conn.write_all(&upload_request(&[format!("want {tip}\n")])).await.unwrap();
+        read_nak(&mut conn).await;
+        let (repo, objects) = read_raw_pack(&mut conn).await;
+        assert_eq!(objects, 8);
         assert_eq!(repo.files(&tip).unwrap()["sub/file"], b"nested\n");
 
         // With (small) side-band: the pack on channel 1 in pkt-lines of at
@@ -245,13 +265,8 @@ fn pack_without_side_band_and_unknown_repositories() {
             .collect();
         let tip = h.commit("main", &[("big", Some(&big))], &me(), "big", 3).unwrap();
         let (mut conn, _) = open(&stack, "git-upload-pack", "/zones.git").await;
-        let mut req = Vec::new();
-        pkt(&mut req, format!("want {tip} side-band\n").as_bytes());
-        req.extend_from_slice(b"0000");
-        pkt(&mut req, b"done\n");
-        conn.write_all(&req).await.unwrap();
-        conn.read_exact(&mut nak).await.unwrap();
-        assert_eq!(&nak, b"0008NAK\n");
+        conn.write_all(&upload_request(&[format!("want {tip} side-band\n")])).await.unwrap();
+        read_nak(&mut conn).await;
         let mut pack = Vec::new();
         let mut lines = 0;
         loop {
@@ -372,23 +387,18 @@ fn deepen_sends_the_shallow_update() {
         assert!(advert[0].contains(" shallow"), "{advert:?}");
         // A client cut at ids[48] deepens to 3 from the tip ids[49]: ids[47]
         // becomes its boundary and ids[48] gets its parent.
-        let mut req = Vec::new();
-        pkt(&mut req, format!("want {} shallow\n", ids[49]).as_bytes());
-        pkt(&mut req, format!("shallow {}\n", ids[48]).as_bytes());
-        pkt(&mut req, b"deepen 3\n");
-        req.extend_from_slice(b"0000");
-        pkt(&mut req, b"done\n");
+        let req = upload_request(&[
+            format!("want {} shallow\n", ids[49]),
+            format!("shallow {}\n", ids[48]),
+            "deepen 3\n".to_string(),
+        ]);
         conn.write_all(&req).await.unwrap();
         let update: Vec<String> = read_pkts(&mut conn).await.iter().map(|d| text(d)).collect();
         assert_eq!(update, [format!("shallow {}", ids[47]), format!("unshallow {}", ids[48])]);
-        let mut nak = [0u8; 8];
-        conn.read_exact(&mut nak).await.unwrap();
-        assert_eq!(&nak, b"0008NAK\n");
-        let mut pack = Vec::new();
-        conn.read_to_end(&mut pack).await.unwrap();
-        let mut repo = Repo::new();
+        read_nak(&mut conn).await;
+        let (repo, objects) = read_raw_pack(&mut conn).await;
         // Three commits (49, 48, 47) with their trees and `history` blobs, and `_keys`.
-        assert_eq!(gitstore::pack::read_pack(&pack, &mut repo).unwrap(), 10);
+        assert_eq!(objects, 10);
         assert!(repo.contains(&ids[47]) && !repo.contains(&ids[46]));
 
         // A depth of 0 asks for nothing: refused with the reason.

@@ -33,15 +33,7 @@ fn tcp_echo(seed: u64, link: LinkConfig, len: usize) -> (u64, Vec<u8>, Duration)
         let mut listener = s.tcp_listen(addr).unwrap();
         server.spawn(async move {
             let (conn, _) = listener.accept().await.unwrap();
-            let mut buf = vec![0u8; 4096];
-            loop {
-                let n = conn.read(&mut buf).await.unwrap();
-                if n == 0 {
-                    break;
-                }
-                conn.write_all(&buf[..n]).await.unwrap();
-            }
-            conn.shutdown().await.unwrap();
+            testkit::echo::until_eof(&conn).await;
         });
         let conn = c.tcp_connect(addr).await.unwrap();
         let (reader, writer) = conn.split();

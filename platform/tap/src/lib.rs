@@ -4,7 +4,10 @@
 //! Shared by `platform-unix` (tap-backed `Net`) and the tender (`--net:NAME=TAP`). Only
 //! plain descriptors and `io::Error`s cross this boundary; each user wraps them in its own
 //! device type and words its own messages around them.
-#![allow(unsafe_code)] // ioctls on tun and socket descriptors, each block with a SAFETY comment
+//!
+//! `unsafe` is allowed on each function that makes a system call (libc's `open`,
+//! `socket`, `ioctl`, `if_nametoindex`) or reads a member of the kernel-filled `ifreq`
+//! union, each block with a SAFETY comment; the crate as a whole denies it.
 
 use std::ffi::CString;
 use std::io;
@@ -27,6 +30,7 @@ fn os_error(context: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{context}: {e}"))
 }
 
+#[allow(unsafe_code)]
 fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
     let bytes = name.as_bytes();
     if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
@@ -50,6 +54,7 @@ fn name_from(req: &libc::ifreq) -> String {
 }
 
 /// Whether an interface `name` exists in the calling thread's network namespace.
+#[allow(unsafe_code)]
 pub fn exists(name: &str) -> bool {
     let Ok(cname) = CString::new(name) else { return false };
     // SAFETY: `cname` is a valid NUL-terminated string.
@@ -93,6 +98,7 @@ enum OpenError {
     Other(io::Error),
 }
 
+#[allow(unsafe_code)]
 fn open_once(name: &str, opts: Options) -> Result<OwnedFd, OpenError> {
     let mut req = ifreq_for(name).map_err(OpenError::Other)?;
     let mut flags = libc::O_RDWR | libc::O_CLOEXEC;
@@ -127,6 +133,7 @@ fn open_once(name: &str, opts: Options) -> Result<OwnedFd, OpenError> {
 
 /// Makes the tap `fd` is bound to persistent (it stays after the last descriptor is
 /// closed) or not (it goes away with the last one).
+#[allow(unsafe_code)]
 pub fn set_persist(fd: RawFd, persist: bool) -> io::Result<()> {
     // SAFETY: TUNSETPERSIST takes an integer argument by value on a tun descriptor.
     if unsafe { libc::ioctl(fd, libc::TUNSETPERSIST, libc::c_ulong::from(persist)) } < 0 {
@@ -137,6 +144,7 @@ pub fn set_persist(fd: RawFd, persist: bool) -> io::Result<()> {
 
 /// Sets the tap's offloads (`TUN_F_*`; 0 for none). The setting outlives the descriptor
 /// on a persistent tap: whoever attaches next without `IFF_VNET_HDR` must clear it.
+#[allow(unsafe_code)]
 pub fn set_offload(fd: RawFd, offload: libc::c_uint) -> io::Result<()> {
     // SAFETY: TUNSETOFFLOAD takes an integer argument by value on a tun descriptor.
     if unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, libc::c_ulong::from(offload)) } < 0 {
@@ -146,6 +154,7 @@ pub fn set_offload(fd: RawFd, offload: libc::c_uint) -> io::Result<()> {
 }
 
 /// The name of the interface a tun descriptor (for example an inherited one) is bound to.
+#[allow(unsafe_code)]
 pub fn bound_name(fd: RawFd) -> io::Result<String> {
     // SAFETY: as in `ifreq_for`: all-zero is a valid ifreq.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
@@ -157,6 +166,7 @@ pub fn bound_name(fd: RawFd) -> io::Result<String> {
 }
 
 /// Runs an interface query on a throw-away datagram socket.
+#[allow(unsafe_code)]
 fn query(name: &str, request: libc::Ioctl, what: &str) -> io::Result<libc::ifreq> {
     let mut req = ifreq_for(name)?;
     // SAFETY: plain socket creation.
@@ -174,6 +184,7 @@ fn query(name: &str, request: libc::Ioctl, what: &str) -> io::Result<libc::ifreq
 }
 
 /// The MTU of interface `name`.
+#[allow(unsafe_code)]
 pub fn mtu(name: &str) -> io::Result<usize> {
     let req = query(name, SIOCGIFMTU, "MTU")?;
     // SAFETY: the kernel wrote ifru_mtu; every bit pattern is a valid c_int.
@@ -182,6 +193,7 @@ pub fn mtu(name: &str) -> io::Result<usize> {
 }
 
 /// Whether interface `name` is up (`IFF_UP` or `IFF_RUNNING`).
+#[allow(unsafe_code)]
 pub fn is_up(name: &str) -> io::Result<bool> {
     let req = query(name, libc::SIOCGIFFLAGS, "flags")?;
     // SAFETY: the kernel wrote ifru_flags; every bit pattern is a valid c_short.

@@ -41,15 +41,7 @@ fn tcp_echo_of_a_megabyte() {
             let server = rt::spawn(async move {
                 let (conn, peer) = listener.accept().await.unwrap();
                 assert_eq!(peer.ip(), LOOPBACK);
-                let mut buf = vec![0u8; 8192];
-                loop {
-                    let n = conn.read(&mut buf).await.unwrap();
-                    if n == 0 {
-                        break;
-                    }
-                    conn.write_all(&buf[..n]).await.unwrap();
-                }
-                conn.shutdown().await.unwrap();
+                testkit::echo::until_eof(&conn).await;
             });
             let client = stack.tcp_connect(addr).await.unwrap();
             client.set_nodelay(true);

@@ -1,12 +1,12 @@
 //! SIGTERM stops a running appliance with the failure status. In its own
 //! test binary: the handler tokio installs stays for the whole process.
-#![allow(unsafe_code)]
 
 use platform::appliance::{AppResult, Env, FAILURE_EXIT};
 use platform::rt::{self, LocalBoxFuture};
 use platform::{Appliance, Device};
 use platform_unix::run_with_args;
 
+#[allow(unsafe_code)] // raise(3)
 fn wait_forever(_env: Env) -> LocalBoxFuture<'static, AppResult> {
     Box::pin(async {
         // Let the runner install its signal handlers (on its first poll), then

@@ -8,10 +8,14 @@
 //! in through [`GuestMemory`], acts, and copies it back.
 
 pub mod block;
+#[allow(unsafe_code)] // raw write(2) to the console, getppid(2)
 pub mod console;
 pub mod halt;
+#[allow(unsafe_code)] // fcntl(2), an inherited descriptor, read(2)/write(2) of frames
 pub mod net;
+#[allow(unsafe_code)] // ppoll(2)
 pub mod poll;
+#[allow(unsafe_code)] // clock_gettime(2) as a raw system call
 pub mod walltime;
 
 use crate::cli::Config;

@@ -8,6 +8,7 @@ use dhcp_core::wire::{HEADER_LEN, MAGIC, decode_request};
 use dhcp_core::{Outcome, Record};
 use dhcproto::v4::MessageType;
 use sansio::UnixTime;
+use testkit::rng::Rng;
 
 const NOW: u64 = 1_800_000_000;
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -515,23 +516,6 @@ fn driver_sweeps_lapsed_offers() {
     assert_eq!(states, [State::Released], "the lapsed offer is back in the pool");
 }
 
-/// A small xorshift generator: the "random" clients of the attacker tests.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// A locally administered unicast MAC (RFC 7042 §2.1).
-    fn mac(&mut self) -> [u8; 6] {
-        let b = self.next().to_be_bytes();
-        [(b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]]
-    }
-}
-
 fn with_mac(mut m: Msg, mac: [u8; 6]) -> Msg {
     m.mac = mac;
     m
@@ -612,7 +596,7 @@ fn forged_decline_and_release_change_nothing() {
 #[test]
 fn forged_declines_do_not_starve_the_pool() {
     let mut s = server_with(&["10.0.0.100,10.0.0.199,1h"], &["02:00:00:00:00:aa,10.0.0.5,printer"], &[]);
-    let mut rng = Rng(0x5eed_0d1c_e000_0001);
+    let mut rng = Rng::new(0x5eed_0d1c_e000_0001);
     for _ in 0..5 {
         for last in 100..=199u8 {
             let a = Ipv4Addr::new(10, 0, 0, last);
@@ -701,7 +685,7 @@ fn one_client_cannot_take_a_second_address() {
 fn a_discover_flood_does_not_hold_the_pool() {
     let mut s = server_with(&["10.0.0.100,10.0.0.109,1h"], &["02:00:00:00:00:aa,10.0.0.108"], &[]);
     let held = obtain(&mut s, 1);
-    let mut rng = Rng(0xf100_d000_0000_0001);
+    let mut rng = Rng::new(0xf100_d000_0000_0001);
     let mut flooded = Vec::new();
     for _ in 0..100 {
         let mac = rng.mac();

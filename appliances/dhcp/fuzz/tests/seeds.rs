@@ -1,22 +1,23 @@
-//! The fuzz target's body over its seed corpus, as a normal test, so that a stable
-//! `cargo test` here (CI's `fuzz` stage) builds the target's code and runs it.
+//! The fuzz targets' bodies over their seed corpora, as normal tests, so that a stable
+//! `cargo test` here (run by CI's `test` stage) builds the targets' code and runs it.
 
-use std::path::Path;
+use testkit::fuzz::seeds;
 
-/// Every file of `seeds/<target>/` (at least one).
-fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds").join(target);
-    let files = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let out: Vec<_> =
-        files.map(|f| f.unwrap().path()).map(|p| (p.display().to_string(), std::fs::read(p).unwrap())).collect();
-    assert!(!out.is_empty(), "no seeds in {}", dir.display());
-    out
-}
+const DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Every seed reaches the server and is answered (no panic on the way).
 #[test]
 fn packet_seeds_are_answered() {
-    for (name, data) in seeds("packet") {
+    for (name, data) in seeds(DIR, "packet") {
         assert!(dhcp_fuzz::packet(&data) > 0, "{name}: no reply");
+    }
+}
+
+/// Every seed gets past the victim's own lease to strangers' messages, and none of them
+/// takes the lease over (the body asserts that).
+#[test]
+fn holder_seeds_keep_the_victims_lease() {
+    for (name, data) in seeds(DIR, "holder") {
+        assert!(dhcp_fuzz::holder(&data) > 0, "{name}: no stranger's message handled");
     }
 }

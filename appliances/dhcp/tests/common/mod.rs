@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 pub use testkit::TempDir;
+use testkit::rng::Rng;
 pub use testkit::wait::{WAIT, until, until_ctx};
 use testkit::{NetNs, Proc};
 
@@ -545,23 +546,6 @@ pub fn probe_skips_an_address_in_use(backend: &Backend) {
     assert!(!lab.leases().iter().any(|(ip, _, _)| *ip == Ipv4Addr::new(10, 77, 0, 100)));
 }
 
-/// A small xorshift generator: the attacker's "random" hardware addresses.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// A locally administered unicast MAC (RFC 7042 §2.1).
-    pub fn mac(&mut self) -> [u8; 6] {
-        let b = self.next().to_be_bytes();
-        [(b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]]
-    }
-}
-
 pub fn mac_bytes(mac: &str) -> [u8; 6] {
     let mut m = [0u8; 6];
     for (b, h) in m.iter_mut().zip(mac.split(':')) {
@@ -722,7 +706,7 @@ pub fn forged_declines_and_releases_never_starve_the_pool(backend: &Backend) {
     let lab = Lab::new(backend, "starve", 2);
     let host = format!("--host={},10.77.0.9,resv", lab.clients[0].mac);
     let mut server = Server::start(&lab, &["--range=10.77.0.100,10.77.0.199,1h", &host]);
-    let mut rng = Rng(0x0d1c_f00d_5eed_0001);
+    let mut rng = Rng::new(0x0d1c_f00d_5eed_0001);
     let pool: Vec<Ipv4Addr> = (100..=199).map(|l| Ipv4Addr::new(10, 77, 0, l)).collect();
     let reserved = Ipv4Addr::new(10, 77, 0, 9);
     let mut flood = Vec::new();

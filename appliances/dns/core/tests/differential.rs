@@ -39,6 +39,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use testkit::nsd as common;
+use testkit::rng::Rng;
 
 #[path = "support/presign.rs"]
 mod presign;
@@ -69,8 +70,8 @@ fn all_zones() -> Vec<(String, String)> {
 /// The signed zone for NSD and us: random signature bytes (NSD and we serve them as
 /// data and never validate; it is which records are sent that we compare).
 fn sign(origin: &str, text: &str) -> String {
-    let mut rng = Rng(0xdead_beef);
-    presign(origin, text, || (0..64).map(|_| rng.next() as u8).collect())
+    let mut rng = Rng::new(0xdead_beef);
+    presign(origin, text, || (0..64).map(|_| rng.next_u64() as u8).collect())
 }
 const PORT: u16 = 5353;
 
@@ -169,24 +170,6 @@ impl Drop for Relay {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// xorshift64*: the queries are the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
     }
 }
 
@@ -671,7 +654,7 @@ fn run_queries(ns: &str) {
     let mut server = Server::new(catalog, options);
     let mut relay = Relay::start(ns);
     let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut rng = Rng::new(0x5eed_1234_abcd_0001);
     // The hand-made and the corner queries go over both transports; the seeded
     // random ones over UDP, every tenth over TCP.
     let mut queries: Vec<(Transport, Vec<u8>)> = Vec::new();

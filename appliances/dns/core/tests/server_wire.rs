@@ -9,6 +9,7 @@ use dns_core::zone::{Zone, Zones};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use sansio::{Instant, Now, UnixTime};
+use testkit::rng::Rng;
 
 fn server(options: Options) -> Server {
     let mut z = Zones::new();
@@ -170,21 +171,10 @@ fn rate_limit_off_by_default() {
     }
 }
 
-/// xorshift64*, seeded: the same inputs every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 #[test]
 fn malformed_input_never_panics() {
     let mut s = server(Options::default());
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let seeds: Vec<Vec<u8>> = [
         ("www.example.org.", RecordType::A),
         ("x.wild.example.org.", RecordType::ANY),
@@ -197,16 +187,16 @@ fn malformed_input_never_panics() {
     let mut replies = 0;
     for i in 0..50_000 {
         let msg: Vec<u8> = if i % 2 == 0 {
-            let len = (rng.next() % 80) as usize;
-            (0..len).map(|_| rng.next() as u8).collect()
+            let len = (rng.next_u64() % 80) as usize;
+            (0..len).map(|_| rng.next_u64() as u8).collect()
         } else {
             let mut m = seeds[i % seeds.len()].clone();
-            for _ in 0..=(rng.next() % 4) {
-                let at = (rng.next() as usize) % m.len();
-                match rng.next() % 3 {
-                    0 => m[at] = rng.next() as u8,
+            for _ in 0..=(rng.next_u64() % 4) {
+                let at = (rng.next_u64() as usize) % m.len();
+                match rng.next_u64() % 3 {
+                    0 => m[at] = rng.next_u64() as u8,
                     1 => m.truncate(at.max(1)),
-                    _ => m.insert(at, rng.next() as u8),
+                    _ => m.insert(at, rng.next_u64() as u8),
                 }
             }
             m

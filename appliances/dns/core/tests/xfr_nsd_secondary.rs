@@ -1,17 +1,16 @@
 //! NSD 4 as a secondary of our primary code: it AXFRs the zone from `Server::handle`
 //! with TSIG, then, after an UPDATE and our signed outgoing NOTIFY (`Notifier`), IXFRs
-//! the change. NSD and a python UDP/TCP bridge (which hands each query to this test
-//! and sends back what `Server::handle` returns) run in a network namespace this test
+//! the change. NSD and `testkit::nsd::DnsBridge` (a python relay that hands each query to
+//! this test and sends back what `Server::handle` returns) run in a network namespace this test
 //! creates, started with `ip netns exec`. Readiness is polled (dig against NSD until
 //! the answer shows up), never slept for. Skips with a message when not root or when
 //! `nsd`/`dig`/`ip`/`python3` are missing.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use testkit::nsd as common;
+use testkit::nsd::{self as common, DnsBridge, Over};
 
 use dns_core::keys::KeyStore;
 use dns_core::notify::Notifier;
@@ -29,49 +28,6 @@ const XFR_KEY: &str = "127.0.0.1.127.0.0.1._transfer.example.org.";
 const XFR_SECRET: &str = "bnNkLXNlY29uZGFyeS1zZWNyZXQtMzItYnl0ZXMhIQ==";
 const UPD_KEY: &str = "u._update.example.org.";
 const UPD_SECRET: &str = "dXBkYXRlLXNlY3JldA==";
-
-const BRIDGE: &str = r#"
-import select, socket, struct, sys
-port = int(sys.argv[1])
-t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-t.bind(("127.0.0.1", port))
-t.listen(8)
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.bind(("127.0.0.1", port))
-print("ready", flush=True)
-def ask(kind, q):
-    print("Q %s %s" % (kind, q.hex()), flush=True)
-    n = int(sys.stdin.readline().split()[1])
-    return [bytes.fromhex(sys.stdin.readline().strip()) for _ in range(n)]
-def exact(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            return None
-        b += c
-    return b
-conns = []
-while True:
-    ready, _, _ = select.select([t, u] + conns, [], [])
-    for s in ready:
-        if s is t:
-            conns.append(t.accept()[0])
-        elif s is u:
-            q, peer = u.recvfrom(65535)
-            for r in ask("udp", q):
-                u.sendto(r, peer)
-        else:
-            h = exact(s, 2)
-            q = h and exact(s, struct.unpack(">H", h)[0])
-            if not q:
-                conns.remove(s)
-                s.close()
-                continue
-            for r in ask("tcp", q):
-                s.sendall(struct.pack(">H", len(r)) + r)
-"#;
 
 const SEND_UDP: &str = r#"
 import socket, sys
@@ -96,36 +52,17 @@ fn n(s: &str) -> Name {
     Name::from_ascii(s).unwrap()
 }
 
-/// Answers bridge queries with the shared server; records each TCP query's type.
-fn serve(bridge: &mut Child, server: Arc<Mutex<Server>>, seen: Arc<Mutex<Vec<RecordType>>>) {
-    let out = BufReader::new(bridge.stdout.take().unwrap());
-    let mut tx = bridge.stdin.take().unwrap();
-    let mut lines = out.lines().map_while(Result::ok);
-    assert_eq!(lines.next().as_deref(), Some("ready"));
-    std::thread::spawn(move || {
-        for line in lines {
-            let mut parts = line.split(' ');
-            let (Some("Q"), Some(kind), Some(hex)) = (parts.next(), parts.next(), parts.next()) else { continue };
-            let q = data_encoding::HEXLOWER.decode(hex.as_bytes()).unwrap();
-            let transport = if kind == "tcp" { Transport::Tcp } else { Transport::Udp };
-            if let (Transport::Tcp, Ok(m)) = (transport, Message::from_vec(&q)) {
-                seen.lock().unwrap().extend(m.queries.first().map(|q| q.query_type()));
-            }
-            let replies = match server.lock().unwrap().handle(now(), "127.0.0.1:1".parse().unwrap(), transport, &q) {
-                Handled::Reply(r) => vec![r],
-                Handled::Stream(m) => m,
-                _ => vec![],
-            };
-            let mut text = format!("R {}\n", replies.len());
-            for r in replies {
-                text.push_str(&data_encoding::HEXLOWER.encode(&r));
-                text.push('\n');
-            }
-            if tx.write_all(text.as_bytes()).and_then(|_| tx.flush()).is_err() {
-                break;
-            }
-        }
-    });
+/// Answers a bridged query with the shared server; records each TCP query's type.
+fn answer(server: &Mutex<Server>, seen: &Mutex<Vec<RecordType>>, over: Over, q: &[u8]) -> Vec<Vec<u8>> {
+    let transport = if over == Over::Tcp { Transport::Tcp } else { Transport::Udp };
+    if let (Transport::Tcp, Ok(m)) = (transport, Message::from_vec(q)) {
+        seen.lock().unwrap().extend(m.queries.first().map(|q| q.query_type()));
+    }
+    match server.lock().unwrap().handle(now(), "127.0.0.1:1".parse().unwrap(), transport, q) {
+        Handled::Reply(r) => vec![r],
+        Handled::Stream(m) => m,
+        _ => vec![],
+    }
 }
 
 fn start_nsd(ns: &str, dir: &std::path::Path) -> common::Nsd {
@@ -174,22 +111,11 @@ fn nsd_transfers_from_us() {
     server.keys = Arc::new(keys.clone());
     let server = Arc::new(Mutex::new(server));
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut bridge = Command::new("ip")
-        .args(["netns", "exec", &lab.ns, "python3", "-c", BRIDGE, &OURS.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    serve(&mut bridge, server.clone(), seen.clone());
-    let nsd = start_nsd(&lab.ns, &lab.dir);
-    let result = std::panic::catch_unwind(|| run(&lab.ns, &server, &keys, &seen));
-    drop(nsd);
-    // The bridge reads our answers from its pipe until killed.
-    let _ = bridge.kill();
-    let _ = bridge.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    let (shared, seen_too) = (server.clone(), seen.clone());
+    let _bridge = DnsBridge::start(&lab.ns, OURS, move |over, q| answer(&shared, &seen_too, over, q));
+    // Dropped before the bridge (declared later), so NSD stops while we still answer.
+    let _nsd = start_nsd(&lab.ns, &lab.dir);
+    run(&lab.ns, &server, &keys, &seen);
 }
 
 fn run(ns: &str, server: &Arc<Mutex<Server>>, keys: &KeyStore, seen: &Arc<Mutex<Vec<RecordType>>>) {

@@ -1,16 +1,16 @@
 //! Our TSIG, AXFR, IXFR and UPDATE against real clients: `dig -y` (AXFR, IXFR, verifying
 //! every message's TSIG) and `nsupdate -y` (verifying the signed UPDATE reply), talking
-//! to `Server::handle` through a small python TCP bridge that runs in a network
+//! to `Server::handle` through `testkit::nsd::DnsBridge`, a python relay in a network
 //! namespace this test creates (started with `ip netns exec`, so no `setns` here).
 //! Skips with a message when not root or when `dig`/`nsupdate`/`ip`/`python3` are
 //! missing.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use testkit::nsd as common;
+use testkit::nsd::{self as common, DnsBridge, Over};
 
 use dns_core::keys::KeyStore;
 use dns_core::server::{Handled, Options, Server, Transport};
@@ -21,29 +21,6 @@ use sansio::{Instant, Now, UnixTime};
 const PORT: u16 = 5355;
 const SECRET: &str = "dG9vbHMtc2VjcmV0LWZvci10ZXN0cy0zMi1ieXRlcyE=";
 const KEY: &str = "tool._update.example.org.";
-
-const BRIDGE: &str = r#"
-import socket, struct, sys
-srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", int(sys.argv[1])))
-srv.listen(4)
-print("ready", flush=True)
-while True:
-    c, _ = srv.accept()
-    f = c.makefile("rb")
-    while True:
-        h = f.read(2)
-        if len(h) < 2:
-            break
-        q = f.read(struct.unpack(">H", h)[0])
-        print("Q " + q.hex(), flush=True)
-        n = int(sys.stdin.readline().split()[1])
-        for _ in range(n):
-            r = bytes.fromhex(sys.stdin.readline().strip())
-            c.sendall(struct.pack(">H", len(r)) + r)
-    c.close()
-"#;
 
 fn zone_text() -> String {
     let mut t = String::from(
@@ -64,35 +41,18 @@ fn now() -> Now {
     Now { mono: Instant::from_nanos(d.as_nanos() as u64), wall: UnixTime::from_secs(d.as_secs()) }
 }
 
-/// Serves bridge queries with the shared server until the bridge goes away. UPDATEs
-/// are "pushed" successfully at once.
-fn serve(bridge: &mut Child, server: Arc<Mutex<Server>>) {
-    let out = BufReader::new(bridge.stdout.take().unwrap());
-    let mut tx: ChildStdin = bridge.stdin.take().unwrap();
-    let mut lines = out.lines().map_while(Result::ok);
-    assert_eq!(lines.next().as_deref(), Some("ready"));
-    std::thread::spawn(move || {
-        for line in lines {
-            let Some(hex) = line.strip_prefix("Q ") else { continue };
-            let q = data_encoding::HEXLOWER.decode(hex.as_bytes()).unwrap();
-            let mut s = server.lock().unwrap();
-            let replies = match s.handle(now(), "127.0.0.1:1".parse().unwrap(), Transport::Tcp, &q) {
-                Handled::Reply(r) => vec![r],
-                Handled::Stream(m) => m,
-                Handled::Update(p) => vec![s.finish_update(*p, true)],
-                Handled::Drop => vec![],
-                other => panic!("{other:?}"),
-            };
-            let mut text = format!("R {}\n", replies.len());
-            for r in replies {
-                text.push_str(&data_encoding::HEXLOWER.encode(&r));
-                text.push('\n');
-            }
-            if tx.write_all(text.as_bytes()).and_then(|_| tx.flush()).is_err() {
-                break;
-            }
-        }
-    });
+/// Answers a bridged query with the shared server. UPDATEs are "pushed" successfully
+/// at once.
+fn answer(server: &Mutex<Server>, over: Over, q: &[u8]) -> Vec<Vec<u8>> {
+    let transport = if over == Over::Tcp { Transport::Tcp } else { Transport::Udp };
+    let mut s = server.lock().unwrap();
+    match s.handle(now(), "127.0.0.1:1".parse().unwrap(), transport, q) {
+        Handled::Reply(r) => vec![r],
+        Handled::Stream(m) => m,
+        Handled::Update(p) => vec![s.finish_update(*p, true)],
+        Handled::Drop => vec![],
+        other => panic!("{other:?}"),
+    }
 }
 
 fn tool(ns: &str, args: &[&str], input: Option<&str>) -> String {
@@ -126,19 +86,9 @@ fn dig_and_nsupdate_against_us() {
     let mut server = Server::new(zones, Options::default());
     server.keys = Arc::new(KeyStore::parse("_keys", &format!("{KEY} DNSKEY 0 3 163 {SECRET}\n")).unwrap());
     let server = Arc::new(Mutex::new(server));
-    let mut bridge = Command::new("ip")
-        .args(["netns", "exec", &lab.ns, "python3", "-c", BRIDGE, &PORT.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    serve(&mut bridge, server.clone());
-    let result = std::panic::catch_unwind(|| run(&lab.ns, &server));
-    let _ = bridge.kill();
-    let _ = bridge.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    let shared = server.clone();
+    let _bridge = DnsBridge::start(&lab.ns, PORT, move |over, q| answer(&shared, over, q));
+    run(&lab.ns, &server);
 }
 
 fn run(ns: &str, server: &Arc<Mutex<Server>>) {

@@ -7,9 +7,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::Duration;
 
-use sansio::Instant;
+use sansio::{Duration, Instant};
 
 #[derive(Debug)]
 pub struct ConnectBackLimiter {

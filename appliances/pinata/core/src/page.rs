@@ -2,8 +2,8 @@
 //! the uptime and the counters. It is rendered from public facts only — the
 //! secret is not an input.
 
+use sansio::Duration;
 use std::fmt::Write;
-use std::time::Duration;
 
 use crate::Ports;
 use crate::stats::{Service, Stats};

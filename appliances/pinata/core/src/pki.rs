@@ -16,10 +16,10 @@
 //! [`SharedRandom`] ([`crate::crypto`]); the same generator feeds the TLS
 //! provider the configurations use ([`Pki::provider`]).
 
+use sansio::{Duration, UnixTime};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -113,8 +113,8 @@ pub struct Pki {
     ca_cert: CertificateDer<'static>,
     ca_pem: String,
     /// Validity of the leaves (and of a fresh CA).
-    pub not_before: SystemTime,
-    pub not_after: SystemTime,
+    pub not_before: UnixTime,
+    pub not_after: UnixTime,
     pub server: Leaf,
     pub client: Leaf,
     pub web: Leaf,
@@ -137,14 +137,13 @@ impl fmt::Debug for Pki {
     }
 }
 
-fn to_offset(t: SystemTime) -> Result<OffsetDateTime, PkiError> {
-    let secs = t.duration_since(UNIX_EPOCH).map_err(|_| PkiError("the wall clock is before 1970".into()))?.as_secs();
-    let secs = i64::try_from(secs).map_err(|_| PkiError("the wall clock is out of range".into()))?;
+fn to_offset(t: UnixTime) -> Result<OffsetDateTime, PkiError> {
+    let secs = i64::try_from(t.as_secs()).map_err(|_| PkiError("the wall clock is out of range".into()))?;
     OffsetDateTime::from_unix_timestamp(secs).map_err(|e| PkiError(format!("the wall clock is out of range: {e}")))
 }
 
 /// "2027-01-15 08:00:00 UTC".
-pub fn format_utc(t: SystemTime) -> String {
+pub fn format_utc(t: UnixTime) -> String {
     match to_offset(t) {
         Ok(d) => format!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
@@ -162,7 +161,7 @@ pub fn format_utc(t: SystemTime) -> String {
 /// `t` as an HTTP date, IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994
 /// 08:49:37 GMT". The Piñata sets its `Date` header from the platform's wall
 /// clock with this, rather than letting hyper read the host's clock.
-pub fn http_date(t: SystemTime) -> Option<String> {
+pub fn http_date(t: UnixTime) -> Option<String> {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let d = to_offset(t).ok()?;
@@ -259,7 +258,7 @@ impl Pki {
     /// the wall-clock time of boot, `hostname` the web certificate's name.
     /// Randomness from the operating system (tools and tests; the appliance
     /// uses [`Pki::generate_with`] and the platform's entropy).
-    pub fn generate(mode: CaMode, boot: SystemTime, hostname: &str) -> Result<Pki, PkiError> {
+    pub fn generate(mode: CaMode, boot: UnixTime, hostname: &str) -> Result<Pki, PkiError> {
         let rng: &'static SharedRandom = Box::leak(Box::new(SharedRandom::from_os()));
         Pki::generate_with(mode, boot, hostname, rng)
     }
@@ -268,16 +267,19 @@ impl Pki {
     /// the handshakes of [`Pki::provider`]) from `rng`.
     pub fn generate_with(
         mode: CaMode,
-        boot: SystemTime,
+        boot: UnixTime,
         hostname: &str,
         rng: &'static SharedRandom,
     ) -> Result<Pki, PkiError> {
         if !valid_hostname(hostname) {
             return Err(PkiError(format!("'{hostname}' is not a valid host name")));
         }
-        let not_before_t = boot.checked_sub(BACKDATE).unwrap_or(boot);
-        let not_after_t =
-            boot.checked_add(VALIDITY).ok_or_else(|| PkiError("the wall clock is out of range".into()))?;
+        let not_before_t = UnixTime::from_secs(boot.as_secs().saturating_sub(BACKDATE.as_secs()));
+        let not_after_t = boot
+            .as_secs()
+            .checked_add(VALIDITY.as_secs())
+            .map(UnixTime::from_secs)
+            .ok_or_else(|| PkiError("the wall clock is out of range".into()))?;
         let (not_before, not_after) = (to_offset(not_before_t)?, to_offset(not_after_t)?);
 
         let (issuer, ca_cert, ca_pem) = match mode {
@@ -357,7 +359,7 @@ mod tests {
     /// certificates byte for byte; another seed, others.
     #[test]
     fn certificates_follow_the_seed() {
-        let boot = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let boot = UnixTime::from_secs(1_800_000_000);
         let make = |seed: &[u8], mode| Pki::generate_with(mode, boot, "pinata.local", leak_random(seed)).unwrap();
         for mode in [CaMode::Fresh, CaMode::Test] {
             let (a, b, c) = (make(b"one", mode), make(b"one", mode), make(b"two", mode));
@@ -380,7 +382,7 @@ mod tests {
 
     #[test]
     fn generates_fresh_and_test() {
-        let boot = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let boot = UnixTime::from_secs(1_800_000_000);
         let fresh = Pki::generate(CaMode::Fresh, boot, "pinata.local").unwrap();
         assert!(fresh.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
         assert_ne!(fresh.ca_pem(), TEST_CA_CERT_PEM);
@@ -389,10 +391,7 @@ mod tests {
         assert!(Pki::generate(CaMode::Fresh, boot, "bad name").is_err());
         assert_eq!(format_utc(boot), "2027-01-15 08:00:00 UTC");
         assert_eq!(http_date(boot).as_deref(), Some("Fri, 15 Jan 2027 08:00:00 GMT"));
-        assert_eq!(
-            http_date(UNIX_EPOCH + Duration::from_secs(784111777)).as_deref(),
-            Some("Sun, 06 Nov 1994 08:49:37 GMT")
-        );
+        assert_eq!(http_date(UnixTime::from_secs(784111777)).as_deref(), Some("Sun, 06 Nov 1994 08:49:37 GMT"));
     }
 
     /// Regenerates the fixed test CA in `testdata/` (run once by hand:

@@ -6,7 +6,9 @@
 
 use std::io::Read;
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sansio::UnixTime;
 
 use netio::tls::verify::{ChainOnly, Verifier};
 use pinata_core::{CaMode, Pki};
@@ -26,10 +28,16 @@ pub struct Configs {
     pub bounty_client: Arc<ClientConfig>,
 }
 
+/// The host's wall clock, as the Piñata's certificates take it (the fuzz build has no
+/// platform runtime to ask).
+fn unix_now() -> UnixTime {
+    UnixTime::from_secs(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
 pub fn configs() -> &'static Configs {
     static CONFIGS: OnceLock<Configs> = OnceLock::new();
     CONFIGS.get_or_init(|| {
-        let pki = Pki::generate(CaMode::Fresh, SystemTime::now(), "pinata.local").expect("certificates");
+        let pki = Pki::generate(CaMode::Fresh, unix_now(), "pinata.local").expect("certificates");
         let time = Arc::new(DefaultTimeProvider);
         Configs {
             bounty_server: pinata_core::tls::bounty_server(&pki, time.clone()).expect("server config"),
@@ -82,20 +90,23 @@ fn drain(conn: &mut Connection) -> Vec<u8> {
 /// as a handshake completes; it then panics, because completing a handshake
 /// on fuzz input means winning without the CA's key. Plaintext delivered
 /// before the handshake completes is a failure too.
-pub fn feed(mut conn: Connection, data: &[u8]) {
-    let Some((&step, stream)) = data.split_first() else { return };
+///
+/// Returns true when the connection refused the input with a TLS error, false when the
+/// input ran out first (the seed test checks real peers' handshakes are refused).
+pub fn feed(mut conn: Connection, data: &[u8]) -> bool {
+    let Some((&step, stream)) = data.split_first() else { return false };
     let step = if step == 0 { stream.len().max(1) } else { step as usize };
     for piece in stream.chunks(step) {
         let mut rest = piece;
         while !rest.is_empty() {
             match conn.read_tls(&mut rest) {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => return false,
                 Ok(_) => {}
             }
             let processed = conn.process_new_packets();
             drain(&mut conn);
             if processed.is_err() {
-                return;
+                return true;
             }
             if !conn.is_handshaking() {
                 // Where the appliance calls `deliver`.
@@ -113,4 +124,5 @@ pub fn feed(mut conn: Connection, data: &[u8]) {
             }
         }
     }
+    false
 }
